@@ -1,0 +1,10 @@
+module github.com/echolot/echolot
+
+go 1.26.0
+
+require (
+	github.com/gopacket/gopacket v1.7.7
+	golang.org/x/net v0.62.0
+)
+
+require golang.org/x/sys v0.49.0 // indirect
