@@ -176,11 +176,11 @@ func (d *differ) ipv4(sent, q *Packet) {
 	changed := len(d.out) > n0
 	if s.Checksum != g.Checksum && (s.Checksum != 0 || s.FixedChecksum) {
 		switch {
-		case !q.BadIPChecksum:
-			d.add("chksum", int(s.Checksum), int(g.Checksum), changed, "recomputed for the changed header; the quoted checksum verifies")
-		case checksumBeforeRecording(g):
+		case q.ChecksumPredatesRecording:
 			d.add("chksum", int(s.Checksum), int(g.Checksum), true,
 				"does not verify, but did before the reporting router recorded itself in the options: it quoted the header without updating the checksum (Linux does this)")
+		case !q.BadIPChecksum:
+			d.add("chksum", int(s.Checksum), int(g.Checksum), changed, "recomputed for the changed header; the quoted checksum verifies")
 		default:
 			d.add("chksum", int(s.Checksum), int(g.Checksum), false, "the quoted header checksum does not verify: corrupted on the way, or sent wrong on purpose")
 		}

@@ -82,6 +82,14 @@ type Packet struct {
 	// did not verify. A zero UDP checksum over IPv4 means none and is not
 	// bad.
 	BadIPChecksum, BadTransportChecksum bool
+	// ChecksumPredatesRecording is set instead of BadIPChecksum when the
+	// IPv4 header checksum verifies once the last record-route or
+	// timestamp entry is taken back out. Linux records itself in those
+	// options as a packet arrives and recomputes the checksum only when it
+	// forwards the packet, so what a raw socket reads, and what a router
+	// quotes in a time-exceeded error, carries that stale checksum; it is
+	// not damage.
+	ChecksumPredatesRecording bool
 
 	// Quote is the original datagram quoted by an ICMP or ICMPv6 error,
 	// decoded as far as its bytes go; nil for other packets.
@@ -350,7 +358,11 @@ func (p *Packet) decode(b []byte, depth int) error {
 		}
 		proto = p.IPv4.Protocol
 		if Checksum(b[:off]) != 0 {
-			p.BadIPChecksum = true
+			if len(p.IPv4.Options) > 0 && checksumBeforeRecording(&p.IPv4) {
+				p.ChecksumPredatesRecording = true
+			} else {
+				p.BadIPChecksum = true
+			}
 		}
 		if p.IPv4.FragOffset != 0 {
 			proto = 0xff // not the first fragment: no transport header

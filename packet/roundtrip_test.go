@@ -139,6 +139,7 @@ func normalise(want, got *Packet) Packet {
 	w.TCP.DataOffset = got.TCP.DataOffset
 	w.TransportBytes = got.TransportBytes
 	w.BadIPChecksum, w.BadTransportChecksum = got.BadIPChecksum, got.BadTransportChecksum
+	w.ChecksumPredatesRecording = got.ChecksumPredatesRecording
 	w.Quote, w.Extensions, w.ExtensionProblem = got.Quote, got.Extensions, got.ExtensionProblem
 	if len(w.Payload) == 0 && len(got.Payload) == 0 {
 		w.Payload = got.Payload

@@ -174,7 +174,11 @@ func (p *Packet) show(s *strings.Builder, in string) {
 			fl = "none"
 		}
 		line("  tos 0x%02x (dscp %d, ecn %d)  len %d  id %d (0x%04x)  flags %s  frag %d", h.TOS, h.DSCP(), h.ECN(), h.TotalLen, h.ID, h.ID, fl, int(h.FragOffset)*8)
-		line("  ttl %d  proto %d  chksum 0x%04x%s  header %d bytes", h.TTL, h.Protocol, h.Checksum, badMark(p.BadIPChecksum), h.HeaderLen)
+		mark := badMark(p.BadIPChecksum)
+		if p.ChecksumPredatesRecording {
+			mark = " (predates the last recorded option entry, as Linux leaves it)"
+		}
+		line("  ttl %d  proto %d  chksum 0x%04x%s  header %d bytes", h.TTL, h.Protocol, h.Checksum, mark, h.HeaderLen)
 		for _, o := range h.Options {
 			line("  option %s", o)
 			switch o := o.(type) {
