@@ -13,6 +13,27 @@ func Checksum(b []byte) uint16 {
 	return fold(sum(0, b))
 }
 
+// ChecksumAdd adds b to the running Internet checksum sum s (RFC 1071):
+// start from 0, add every piece the checksum covers (a pseudo-header, a
+// header with its checksum field skipped, a payload) and finish with
+// ChecksumFold. Pieces must start at even offsets of the covered data.
+func ChecksumAdd(s uint64, b []byte) uint64 { return sum(s, b) }
+
+// ChecksumFold finishes a running sum from ChecksumAdd: folds it to 16
+// bits and complements it.
+func ChecksumFold(s uint64) uint16 { return fold(s) }
+
+// ChecksumUpdate returns checksum cs updated for one 16-bit word of the
+// covered data changing from old to new, without summing the data again:
+// HC' = ~(~HC + ~m + m') (RFC 1624 §3, eqn. 3). A byte change is a word
+// change with the other byte of the word unchanged.
+func ChecksumUpdate(cs, old, new uint16) uint16 {
+	s := uint32(^cs) + uint32(^old) + uint32(new)
+	s = s&0xffff + s>>16
+	s = s&0xffff + s>>16
+	return ^uint16(s)
+}
+
 // sum adds b as big-endian 16-bit words to the running 32-bit sum s, without
 // folding. Eight bytes are added per step; the carries are folded at the end.
 func sum(s uint64, b []byte) uint64 {
