@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/echolot/echolot/lab"
+)
+
+func init() {
+	labExtra["run"] = labCommand{
+		usage: "run [--name LAB] [--keep] SCRIPT [ARGS...]",
+		brief: "build a lab, run SCRIPT inside the client node, tear the lab down; exits with SCRIPT's status",
+		run:   labRun,
+	}
+}
+
+// labRun is "echolot lab run": a fresh lab for one script. SCRIPT is any
+// executable (a shell script driving ping, tcpdump, echolot decode …); it
+// runs inside the client node with the lab described in its environment.
+func labRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs, name := labFlags("run", stderr)
+	fs.Lookup("name").DefValue = "run"
+	*name = "run"
+	keep := fs.Bool("keep", false, "leave the lab up afterwards")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() == 0 {
+		return usageErr(stderr, "run", "give the script to run: echolot lab run SCRIPT [ARGS...]")
+	}
+	script, scriptArgs := fs.Arg(0), fs.Args()[1:]
+	if strings.HasSuffix(script, ".lua") {
+		return usageErr(stderr, "run", "%s: Lua scripts need echolot's Lua runtime, which has not landed yet (issue 6); until then SCRIPT is any executable, e.g. a shell script that runs ping or tcpdump", script)
+	}
+	path, msg := resolveScript(script)
+	if msg != "" {
+		return usageErr(stderr, "run", "%s", msg)
+	}
+	if err := lab.CheckName(*name); err != nil {
+		return usageErr(stderr, "run", "%v", err)
+	}
+	if !needPrivileges(stderr, "run") {
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := lab.Open(*name); err == nil {
+		return usageErr(stderr, "run", "a lab named %q is already up: remove it (echolot lab down --name %s) or choose another --name", *name, *name)
+	}
+	l, err := lab.Up(ctx, lab.Options{Name: *name, FaultInProcess: !*keep})
+	if err != nil {
+		fmt.Fprintf(stderr, "echolot lab run: %v\n", err)
+		return exitFailure
+	}
+	if !*keep {
+		defer func() {
+			if err := l.Close(); err != nil {
+				fmt.Fprintf(stderr, "echolot lab run: tearing down: %v\n", err)
+			}
+		}()
+	}
+	cmd := l.Command(ctx, "client", append([]string{path}, scriptArgs...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	cmd.Env = append(os.Environ(), labEnv(l)...)
+	err = cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	case err != nil:
+		fmt.Fprintf(stderr, "echolot lab run: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// resolveScript finds SCRIPT: a path (anything with a slash, or a file in
+// the current directory) must be an executable file; a bare name is looked
+// up in PATH. It returns the path to run, or a message saying what is wrong.
+func resolveScript(script string) (path, msg string) {
+	if !strings.Contains(script, "/") {
+		if _, err := os.Stat(script); err != nil {
+			p, err := exec.LookPath(script)
+			if err != nil {
+				return "", fmt.Sprintf("%s: not a file here and not found in PATH", script)
+			}
+			return p, ""
+		}
+	}
+	abs, err := filepath.Abs(script)
+	if err != nil {
+		return "", err.Error()
+	}
+	st, err := os.Stat(abs)
+	switch {
+	case err != nil:
+		return "", err.Error()
+	case st.IsDir() || st.Mode()&0o111 == 0:
+		return "", fmt.Sprintf("%s is not an executable file (chmod +x it, or name its interpreter: echolot lab run sh %s)", script, script)
+	}
+	return abs, ""
+}
+
+// labEnv describes the lab to a script: ECHOLOT_LAB and, for every node,
+// ECHOLOT_<NODE>_IP4 / _IP6 (e.g. ECHOLOT_SERVER_IP4=198.18.3.2).
+func labEnv(l *lab.Lab) []string {
+	env := []string{"ECHOLOT_LAB=" + l.Name()}
+	for _, n := range l.Topology().Nodes {
+		key := "ECHOLOT_" + strings.ToUpper(n.Name)
+		if a := l.Addr(n.Name, false); a.IsValid() {
+			env = append(env, key+"_IP4="+a.String())
+		}
+		if a := l.Addr(n.Name, true); a.IsValid() {
+			env = append(env, key+"_IP6="+a.String())
+		}
+	}
+	return env
+}
