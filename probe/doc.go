@@ -18,7 +18,8 @@
 // MTU the kernel cached never blocks a don't-fragment probe) and raw ICMP,
 // TCP or UDP sockets receive; in ModeDgram (no privileges) an ICMP
 // datagram socket or a UDP socket does both, with TTL, TOS, DF and IPv4
-// options applied by the kernel. ModeAuto tries raw first.
+// options applied by the kernel, and TCP probes become TCP-connect probes
+// (below). ModeAuto tries raw first.
 //
 // Pacing (Options): a count, an interval or a rate on an absolute
 // schedule (a token bucket of depth Burst: accurate at any rate, see
@@ -62,6 +63,39 @@
 // kernel's never leaves: a firewall on the probing host dropping outgoing
 // RSTs (a common trick of scanners), or a probe whose source address is
 // not one of this host's.
+//
+// # TCP-connect probes (no privileges)
+//
+// Without raw sockets a TCP probe is a plain SYN sent by a non-blocking
+// connect(2) on a socket of its own (sock.DialTCP), with the probe's TTL
+// or hop limit and TOS or traffic class (per probe, so Vary can run a
+// traceroute) and IP_RECVERR / IPV6_RECVERR. The kernel chooses the source
+// port (Engine.Ports reports none), sequence number, window and options; a
+// template asking for anything else (flags other than SYN, options,
+// sequence numbers, a window, a payload, a stamp, IPv4 options) is refused
+// by New with an error naming CAP_NET_RAW. The sockets are opened on a
+// locked OS thread of the engine's own that stays in the network namespace
+// New was called in (it is discarded, never reused, when the engine
+// closes), so Run may be called from anywhere.
+//
+// A goroutine per outstanding probe waits for the outcome and closes the
+// socket at the first answer (SO_LINGER 0: an established connection is
+// reset, never closed with a FIN) or at the probe's timeout, since the
+// kernel would otherwise keep retransmitting the SYN; at most Window
+// sockets are open at once. The outcome is reported as the packet it
+// stands for and counted like any answer: connected, or reset by the
+// server after the handshake, is tcp-open; refused is tcp-closed; an ICMP
+// error about the SYN read from the error queue (time exceeded,
+// unreachable) is an error Result naming the router, with PartialQuote
+// set: the kernel returns the quoted TCP header but not the IP header.
+// The probe's record then becomes the SYN as the kernel sent it (its
+// sequence number, window and options, with the engine's ports), so the
+// quote diff shows what the path changed, not what the kernel chose. A
+// connect that fails at once, or with no error on the queue, is local. RTTs
+// run from just before the connect to the kernel's receive timestamp of an
+// ICMP error, or to when the connect was seen complete (user space: a
+// SYN-ACK or RST has no timestamp a connect can read); Result.RxKernel
+// says which.
 //
 // # Timing
 //

@@ -288,7 +288,8 @@ func (e *Engine) sizeRing(probeLen int) {
 func (e *Engine) ID() uint16 { return e.be.id }
 
 // Ports returns the engine's range of UDP or TCP source ports (lo = hi = 0
-// for ICMP probes).
+// for ICMP probes and for TCP-connect probes, whose ports the kernel
+// chooses per probe).
 func (e *Engine) Ports() (lo, hi uint16) {
 	if e.portN == 0 {
 		return 0, 0
@@ -336,7 +337,8 @@ func (e *Engine) build(n uint64, now time.Time, vary bool) error {
 			p.UDP.SrcPort = e.portLo + uint16((n-1)%uint64(e.portN))
 		}
 	case packet.TransportTCP:
-		if e.tmpl.TCP.SrcPort == 0 {
+		if e.tmpl.TCP.SrcPort == 0 && e.portN > 0 {
+			// (A TCP-connect probe's port is the kernel's: see send.)
 			p.TCP.SrcPort = e.portLo + uint16((n-1)%uint64(e.portN))
 		}
 		if e.tmpl.TCP.Seq == 0 {
@@ -485,6 +487,9 @@ func (e *Engine) Run(ctx context.Context) (Stats, error) {
 		rc.c.SetReadDeadline(time.Unix(1, 0))
 	}
 	e.rxWG.Wait()
+	if e.be.tcp != nil {
+		e.be.tcp.stop() // close the connect probes' sockets
+	}
 	for _, rc := range e.be.rx {
 		rc.c.SetReadDeadline(time.Time{})
 	}
@@ -578,10 +583,27 @@ func (e *Engine) send(n uint64, now time.Time) error {
 		return err
 	}
 	p := &e.pkt
+	// A TCP-connect probe is a connect(2) on a socket of its own: started
+	// first, since the kernel chooses its source port, part of the key.
+	var dial dialResp
+	if e.be.tcp != nil {
+		var err error
+		dial, err = e.be.tcp.dial(netip.AddrPortFrom(p.Dst(), p.TCP.DstPort), int(p.TTL()), int(p.TOS()), e.window)
+		if err != nil {
+			return err
+		}
+		if dial.err == nil {
+			p.TCP.SrcPort = dial.c.LocalPort()
+			now = dial.t0
+		}
+	}
 	key, _ := packet.ProbeKey(p)
 	e.mu.Lock()
 	if idx, ok := e.keys[key]; ok && e.ring[idx].state == recOut {
 		e.mu.Unlock()
+		if dial.c != nil {
+			e.be.tcp.release(dial.c)
+		}
 		return errBusy
 	}
 	idx := uint32(n & e.mask)
@@ -648,6 +670,9 @@ func (e *Engine) send(n uint64, now time.Time) error {
 		*ev = TapEvent{Dir: DirSent, Time: time.Now(), Data: append(ev.Data[:0], wire...), Synthesized: !e.be.sendHdr,
 			Probe: n, Seq: int(r.seq), TTL: int(p.TTL()), Pattern: e.patName(n)}
 		e.opts.Tap.put(ev)
+	}
+	if e.be.tcp != nil {
+		return e.sentTCP(n, idx, key, dial, p)
 	}
 	var (
 		sent sock.Sent

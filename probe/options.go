@@ -27,8 +27,9 @@ const (
 	// applied; the IP ID and other fields are the kernel's), sets the echo
 	// identifier to the socket's port, and returns ICMP errors through the
 	// error queue, which holds the quoted transport header but not the
-	// quoted IP header. Raw TCP probes and ICMP timestamp requests are not
-	// possible.
+	// quoted IP header. TCP probes are plain connect() SYNs, one socket per
+	// probe (see the package documentation); hand-built TCP segments and
+	// ICMP timestamp requests are not possible.
 	ModeDgram
 )
 
@@ -78,7 +79,9 @@ func ParseMode(s string) (Mode, error) {
 // traceroute); what it changes in the identifiers above is used as it is.
 // In ModeDgram the kernel builds the IP header: per probe only the TTL
 // (hop limit) and TOS (traffic class) apply; IPv4 options are those of
-// the template, set once on the socket.
+// the template, set once on the socket. A TCP probe there is a connect()
+// whose source port, sequence number, window and options are the
+// kernel's.
 // Two probes whose match keys (packet.ProbeKey) are equal are never
 // outstanding at once: the later one waits.
 type Probe struct {
@@ -158,7 +161,8 @@ type Options struct {
 	RecvBuffer int
 	// PortRange is the number of source ports reserved for UDP and TCP
 	// probes, one per probe in turn (default 256). It bounds the UDP and
-	// TCP probes outstanding at once.
+	// TCP probes outstanding at once. Raw mode only: TCP-connect probes
+	// use the kernel's ephemeral ports.
 	PortRange int
 	// KeepPackets makes every Result carry the answer as a parsed
 	// *packet.Packet and its bytes (one allocation per answer).

@@ -191,8 +191,17 @@ func (e *Engine) handleErrQueue(rs *rxState) {
 		return
 	}
 	rs.quoteBuf = append(rs.quoteBuf, m.Data...)
+	e.errQueueAnswer(rs, &meta, n, key, ee)
+}
+
+// errQueueAnswer turns an error-queue entry about probe n, whose quote
+// (the probe's IP header as built, then what the kernel returned) is in
+// rs.quoteBuf, into the ICMP error it stands for and matches it; local
+// refusals other than EMSGSIZE become local results.
+func (e *Engine) errQueueAnswer(rs *rxState, meta *rxMeta, n uint64, key packet.Key, ee *sock.ExtErr) {
+	v6 := e.be.family == sock.IPv6
 	if ee.Origin == sock.OriginLocal && ee.Errno != unix.EMSGSIZE {
-		e.localError(n, key, ee.Errno, &meta)
+		e.localError(n, key, ee.Errno, meta)
 		return
 	}
 	src, typ, code := ee.Offender, ee.Type, ee.Code
@@ -223,16 +232,16 @@ func (e *Engine) handleErrQueue(rs *rxState) {
 	p.ICMP.Type, p.ICMP.Code = typ, code
 	b, err := p.AppendTo(rs.syn[:0])
 	if err != nil {
-		e.unrelated(rs, &meta, nil, errName(v6, ee))
+		e.unrelated(rs, meta, nil, errName(v6, ee))
 		return
 	}
 	rs.syn = b
 	meta.data = b
 	if err := rs.ans.Decode(b); err != nil {
-		e.unrelated(rs, &meta, nil, errName(v6, ee))
+		e.unrelated(rs, meta, nil, errName(v6, ee))
 		return
 	}
-	e.match(rs, &rs.ans, &meta)
+	e.match(rs, &rs.ans, meta)
 }
 
 func errName(v6 bool, ee *sock.ExtErr) string {

@@ -22,6 +22,7 @@ const (
 	rxPing4               // ICMP datagram socket: the ICMP message; IPv4 header rebuilt
 	rxPing6               // ICMPv6 datagram socket: the ICMPv6 message
 	rxUDP                 // UDP socket: the UDP payload
+	rxTCP                 // TCP-connect probe sockets (tcpconnect.go): answers rebuilt
 )
 
 // rxConn is one receiving socket.
@@ -50,9 +51,15 @@ type backend struct {
 	id      uint16 // ICMP identifier (echo, timestamp)
 	port    uint16 // source port of a UDP datagram socket
 	rawErr  error  // why ModeAuto did not get raw sockets
+	// tcp opens a socket per TCP probe (ModeDgram TCP-connect probes);
+	// send is nil then.
+	tcp *connector
 }
 
 func (b *backend) close() {
+	if b.tcp != nil {
+		b.tcp.close()
+	}
 	seen := map[*sock.Conn]bool{}
 	for _, c := range append([]*sock.Conn{b.send, b.reserve}, b.rxConns()...) {
 		if c != nil && !seen[c] {
@@ -164,7 +171,8 @@ func openRaw(f sock.Family, tmpl *packet.Packet, o *Options, ports func() (uint1
 }
 
 // openDgram opens unprivileged sockets: a ping socket for echo requests, a
-// UDP socket for UDP probes.
+// UDP socket for UDP probes, and for TCP probes the connector that opens a
+// socket per probe (TCP connect, see tcpconnect.go).
 func openDgram(f sock.Family, tmpl *packet.Packet, p *Probe, o *Options) (_ *backend, err error) {
 	b := &backend{family: f, mode: ModeDgram}
 	defer func() {
@@ -205,7 +213,17 @@ func openDgram(f sock.Family, tmpl *packet.Packet, p *Probe, o *Options) (_ *bac
 		return nil, fmt.Errorf("probe: ICMP type %d (%s) needs a raw socket: ICMP datagram sockets send only echo requests; grant CAP_NET_RAW (`sudo setcap cap_net_raw+ep %s`) or run as root",
 			tmpl.ICMP.Type, packet.ICMPTypeName(false, tmpl.ICMP.Type, 0), exe())
 	case tmpl.Transport == packet.TransportTCP:
-		return nil, fmt.Errorf("probe: TCP probes with hand-built segments (SYN, flags, sequence numbers) need raw sockets: grant CAP_NET_RAW (`sudo setcap cap_net_raw+ep %s`) or run as root", exe())
+		if err := connectable(p); err != nil {
+			return nil, err
+		}
+		if f == sock.IPv6 && p.DontFrag6 {
+			return nil, fmt.Errorf("probe: DontFrag6 with TCP connect probes: a SYN is never fragmented; leave it unset or use raw sockets")
+		}
+		b.tcp, err = newConnector(f, tmpl, &p.Packet, o)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
 	default:
 		return nil, fmt.Errorf("probe: %v probes need raw sockets: grant CAP_NET_RAW (`sudo setcap cap_net_raw+ep %s`) or run as root", tmpl.Transport, exe())
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,9 @@ import (
 // sets net.ipv4.ping_group_range to "0 2147483647" in every node.
 const helperEnv = "ECHOLOT_PROBE_HELPER"
 
+// helperPortEnv passes the helper an open TCP port of the server.
+const helperPortEnv = "ECHOLOT_PROBE_HELPER_TCP_PORT"
+
 // TestUnprivileged: as nobody, ModeAuto falls back to datagram sockets and
 // still gets echo replies, time exceeded from each router, record route,
 // frag-needed with MTU 1400, IPv6 echo and UDP port unreachable; what needs
@@ -32,11 +36,12 @@ func TestUnprivileged(t *testing.T) {
 	l := labtest.New(t)
 	setpriv := testenv.NeedTool(t, "setpriv")
 	bin := helperBinary(t)
+	port := listenServer(t, l.InNode)
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	cmd := l.Command(ctx, "client", setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
 		bin, "-test.run=^TestUnprivilegedHelper$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	cmd.Env = append(os.Environ(), helperEnv+"=1", helperPortEnv+"="+strconv.Itoa(int(port)))
 	out, err := cmd.CombinedOutput()
 	t.Logf("helper as uid 65534 in the client namespace:\n%s", out)
 	if err != nil || !strings.Contains(string(out), "--- PASS: TestUnprivilegedHelper") {
@@ -188,10 +193,18 @@ func TestUnprivilegedHelper(t *testing.T) {
 		}
 	}
 
+	// TCP probes are connect() probes: open and closed ports, time
+	// exceeded from r1, over IPv4 and IPv6.
+	port, err := strconv.Atoi(os.Getenv(helperPortEnv))
+	if err != nil {
+		t.Fatalf("%s: %v", helperPortEnv, err)
+	}
+	tcpConnectChecks(t, newHere, uint16(port))
+
 	// What needs raw sockets says so.
-	tcp := packet.Packet{Version: 4, IPv4: packet.IPv4{Dst: serverV4}, Transport: packet.TransportTCP, TCP: packet.TCP{DstPort: 80}}
+	tcp := packet.Packet{Version: 4, IPv4: packet.IPv4{Dst: serverV4}, Transport: packet.TransportTCP, TCP: packet.TCP{DstPort: 80, Flags: packet.TCPSyn | packet.TCPEce}}
 	if _, err := New(Probe{Packet: tcp}, Options{Count: 1}); err == nil || !strings.Contains(err.Error(), "CAP_NET_RAW") {
-		t.Errorf("TCP SYN probe as nobody: %v, want an error naming CAP_NET_RAW", err)
+		t.Errorf("TCP SYN+ECE probe as nobody: %v, want an error naming CAP_NET_RAW", err)
 	} else {
 		t.Logf("TCP: %v", err)
 	}
