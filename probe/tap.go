@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"io"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -293,8 +294,9 @@ func (t *Tap) Written() uint64 {
 	return t.written.Load()
 }
 
-// Close writes what is queued, flushes the writer and returns the first
-// error the writer reported. Events offered afterwards are dropped.
+// Close writes what is queued, flushes the writer, closes it when it is an
+// io.Closer (PcapngWriter is), and returns the first error the writer
+// reported. Events offered afterwards are dropped.
 func (t *Tap) Close() error {
 	t.once.Do(func() {
 		t.closed.Store(true)
@@ -302,6 +304,11 @@ func (t *Tap) Close() error {
 		<-t.done
 		if err := t.w.Flush(); err != nil && t.err == nil {
 			t.err = err
+		}
+		if c, ok := t.w.(io.Closer); ok {
+			if err := c.Close(); err != nil && t.err == nil {
+				t.err = err
+			}
 		}
 	})
 	return t.err
