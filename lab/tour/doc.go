@@ -6,7 +6,9 @@
 // on the client's interface is written to a pcapng file whose comments link
 // every answer to its probe.
 //
-// Until echolot's own probe engine lands, the probes are sent by iputils
-// ping inside the lab's client node; echolot captures them on the wire and
-// does the matching, verification and quote diffs itself.
+// The probes are sent by iputils ping inside the lab's client node;
+// echolot captures them on the wire (pcapio.Sniff) and does the matching
+// (pcapio.Match), verification and quote diffs itself, and writes the
+// capture with pcapio. Moving the probes onto the probe engine is the next
+// step, once the Lua API exists to show them as scripts.
 package tour

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -69,7 +68,7 @@ func (t *Tour) Run(ctx context.Context) (*Findings, error) {
 	}
 	t.client = t.Lab.Addr(clientNode, false)
 	t.server = t.Lab.Addr(serverNode, false)
-	c, err := StartCapture(func(fn func() error) error { return t.Lab.InNode(clientNode, fn) }, clientNode, clientIface, t.client)
+	c, err := StartCapture(func(fn func() error) error { return t.Lab.InNode(clientNode, fn) }, clientNode, clientIface)
 	if err != nil {
 		return nil, err
 	}
@@ -87,9 +86,10 @@ func (t *Tour) Run(ctx context.Context) (*Findings, error) {
 			break
 		}
 	}
+	ifc := c.Interface()
 	frames := c.Stop()
 	if t.Pcapng != "" {
-		if err := writeFile(t.Pcapng, clientNode, clientIface, frames); err != nil && runErr == nil {
+		if err := writeCapture(t.Pcapng, ifc, frames); err != nil && runErr == nil {
 			runErr = err
 		} else if err == nil {
 			f.CapturedFiles = t.Pcapng
@@ -97,18 +97,6 @@ func (t *Tour) Run(ctx context.Context) (*Findings, error) {
 		}
 	}
 	return f, runErr
-}
-
-func writeFile(path, node, iface string, frames []Frame) error {
-	fh, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("writing the capture: %w", err)
-	}
-	if err := WritePcapng(fh, node, iface, frames); err != nil {
-		fh.Close()
-		return fmt.Errorf("writing the capture %s: %w", path, err)
-	}
-	return fh.Close()
 }
 
 func (t *Tour) printf(format string, a ...any) { fmt.Fprintf(t.Out, format, a...) }
