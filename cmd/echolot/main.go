@@ -33,6 +33,7 @@ func commands() []command {
 		{"decode", "decode [--probe HEX] [HEX ... | -]", "dissect packets given as hex: layers, ICMP error quotes, RFC 4884 extensions, and with --probe the match and quote diff", runDecode},
 		{"lab", "lab up|down|status|exec|fault ...", "build and use the network lab of namespaces with a fault node (root; echolot lab help)", runLab},
 		{"patterns", "patterns [-s SIZE] [NAME]", "list the payload patterns (the catalogue of classic troublemakers) or show one", runPatterns},
+		{"ping", "ping [options] DESTINATION", "iputils-compatible ping on the probe engine (echolot ping -h)", runPing},
 		{"version", "version", "print the version", runVersion},
 	}
 }
