@@ -3,9 +3,7 @@ package probe
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,7 +33,7 @@ func TestUnprivileged(t *testing.T) {
 	t.Parallel()
 	l := labtest.New(t)
 	setpriv := testenv.NeedTool(t, "setpriv")
-	bin := helperBinary(t)
+	bin := testenv.CopyExecutable(t, "probe.test")
 	port := listenServer(t, l.InNode)
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
@@ -47,39 +45,6 @@ func TestUnprivileged(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "--- PASS: TestUnprivilegedHelper") {
 		t.Errorf("helper failed: %v", err)
 	}
-}
-
-// helperBinary copies the test binary where uid 65534 may run it.
-func helperBinary(t *testing.T) string {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "echolot-probe-bin-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.Open(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst := filepath.Join(dir, "probe.test")
-	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(f, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return dst
 }
 
 // TestUnprivilegedHelper does nothing unless started by TestUnprivileged.

@@ -3,10 +3,8 @@ package sock
 import (
 	"context"
 	"errors"
-	"io"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,7 +29,7 @@ func TestUnprivileged(t *testing.T) {
 	tp := newTopo(t)
 	setpriv := testenv.NeedTool(t, "setpriv")
 	port := listenTCP(t, tp.server)
-	bin := helperBinary(t)
+	bin := testenv.CopyExecutable(t, "sock.test")
 	run := func(n *netns, mode string) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -49,40 +47,6 @@ func TestUnprivileged(t *testing.T) {
 	bare := newNetns(t, "b", nsSeq.Add(1))
 	bare.sysctl("net/ipv4/ping_group_range", "1 0")
 	run(bare, "denied")
-}
-
-// helperBinary copies the test binary where uid 65534 may run it (go
-// test's build directory is private to root).
-func helperBinary(t *testing.T) string {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "echolot-sk-bin-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.Open(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst := filepath.Join(dir, "sock.test")
-	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(f, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return dst
 }
 
 // TestUnprivilegedHelper is the helper: it does nothing unless started by
