@@ -8,18 +8,19 @@ import (
 	"github.com/echolot/echolot/probe/sock"
 )
 
-// Mode says which sockets an Engine uses.
-type Mode uint8
+// Mode says which sockets an Engine uses. It is probe/sock's Mode (auto,
+// raw, dgram), so the engine and the socket layer speak of one thing.
+type Mode = sock.Mode
 
-// Modes.
+// Modes, as the engine uses them.
 const (
 	// ModeAuto uses raw sockets when the process may open them
 	// (CAP_NET_RAW) and falls back to datagram sockets otherwise.
-	ModeAuto Mode = iota
+	ModeAuto = sock.ModeAuto
 	// ModeRaw sends hand-built IP datagrams through a header-included raw
 	// socket and receives on raw ICMP, TCP and UDP sockets filtered with
 	// BPF. Every header field is the probe's own. Needs CAP_NET_RAW.
-	ModeRaw
+	ModeRaw = sock.ModeRaw
 	// ModeDgram uses unprivileged sockets: ICMP datagram ("ping") sockets
 	// for echo requests (needs the process's group in
 	// net.ipv4.ping_group_range) and a UDP socket for UDP probes. The
@@ -30,19 +31,8 @@ const (
 	// quoted IP header. TCP probes are plain connect() SYNs, one socket per
 	// probe (see the package documentation); hand-built TCP segments and
 	// ICMP timestamp requests are not possible.
-	ModeDgram
+	ModeDgram = sock.ModeDgram
 )
-
-// String returns "auto", "raw" or "dgram".
-func (m Mode) String() string {
-	switch m {
-	case ModeRaw:
-		return "raw"
-	case ModeDgram:
-		return "dgram"
-	}
-	return "auto"
-}
 
 // ParseMode is the inverse of Mode.String.
 func ParseMode(s string) (Mode, error) {
