@@ -199,6 +199,24 @@ func (r *Reader) full(b []byte, at int64, what, problem string) error {
 	return &FormatError{Offset: at, What: what, Problem: "read failed", Err: err}
 }
 
+// start reads the first len(b) bytes of a record or block. The file
+// ending cleanly before it is io.EOF; ending inside it is a FormatError
+// saying "the file ends N bytes into " + into.
+func (r *Reader) start(b []byte, what, into string) (at int64, err error) {
+	at = r.off
+	n, err := io.ReadFull(r.r, b)
+	r.off += int64(n)
+	switch {
+	case err == nil:
+		return at, nil
+	case err == io.EOF:
+		return at, io.EOF
+	case err == io.ErrUnexpectedEOF:
+		return at, &FormatError{Offset: at, What: what, Problem: fmt.Sprintf("the file ends %d bytes into %s", n, into), Err: ErrTruncated}
+	}
+	return at, &FormatError{Offset: at, What: what, Problem: "read failed", Err: err}
+}
+
 func (r *Reader) readPcapHeader(magic []byte) error {
 	var hdr [24]byte
 	copy(hdr[:], magic)
@@ -261,18 +279,10 @@ func (r *Reader) Next() (Frame, error) {
 }
 
 func (r *Reader) nextPcap() (Frame, error) {
-	at := r.off
 	var h [16]byte
-	n, err := io.ReadFull(r.r, h[:])
-	r.off += int64(n)
-	if err == io.EOF {
-		return Frame{}, io.EOF
-	}
+	at, err := r.start(h[:], "pcap record header", "the 16-byte record header")
 	if err != nil {
-		if err == io.ErrUnexpectedEOF {
-			return Frame{}, &FormatError{Offset: at, What: "pcap record header", Problem: fmt.Sprintf("the file ends %d bytes into the 16-byte record header", n), Err: ErrTruncated}
-		}
-		return Frame{}, &FormatError{Offset: at, What: "pcap record header", Problem: "read failed", Err: err}
+		return Frame{}, err
 	}
 	sec := r.order.Uint32(h[0:])
 	frac := r.order.Uint32(h[4:])
@@ -416,18 +426,10 @@ func (r *Reader) readSHB(at int64) error {
 
 func (r *Reader) nextPcapng() (Frame, error) {
 	for {
-		at := r.off
 		var tb [4]byte
-		n, err := io.ReadFull(r.r, tb[:])
-		r.off += int64(n)
-		if err == io.EOF {
-			return Frame{}, io.EOF
-		}
+		at, err := r.start(tb[:], "pcapng block", "a block header")
 		if err != nil {
-			if err == io.ErrUnexpectedEOF {
-				return Frame{}, &FormatError{Offset: at, What: "pcapng block", Problem: fmt.Sprintf("the file ends %d bytes into a block header", n), Err: ErrTruncated}
-			}
-			return Frame{}, &FormatError{Offset: at, What: "pcapng block", Problem: "read failed", Err: err}
+			return Frame{}, err
 		}
 		typ := r.order.Uint32(tb[:])
 		if binary.LittleEndian.Uint32(tb[:]) == blockSHB {
