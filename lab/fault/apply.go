@@ -3,6 +3,7 @@ package fault
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/echolot/echolot/packet"
 	"math"
 	"math/rand/v2"
 	"sync/atomic"
@@ -316,7 +317,7 @@ func (e *editor) set(pos int, b byte) {
 	}
 	if !v.v6 && pos >= v.ip && pos < v.l4 && pos != v.ip+10 && pos != v.ip+11 {
 		c := v.ip + 10
-		binary.BigEndian.PutUint16(f[c:], csumUpdate(binary.BigEndian.Uint16(f[c:]), word(old, pos-v.ip), word(b, pos-v.ip)))
+		binary.BigEndian.PutUint16(f[c:], packet.ChecksumUpdate(binary.BigEndian.Uint16(f[c:]), word(old, pos-v.ip), word(b, pos-v.ip)))
 	}
 	if v.csum < 0 {
 		return
@@ -330,7 +331,7 @@ func (e *editor) set(pos int, b byte) {
 		rel = pos - a
 	}
 	if rel >= 0 {
-		cs := csumUpdate(binary.BigEndian.Uint16(f[v.csum:]), word(old, rel), word(b, rel))
+		cs := packet.ChecksumUpdate(binary.BigEndian.Uint16(f[v.csum:]), word(old, rel), word(b, rel))
 		putTransportChecksum(f, v, cs)
 	}
 }
@@ -375,7 +376,7 @@ func (e *editor) stripOptions() {
 		if final := sourceRouteFinal(opt); final != nil {
 			cs := binary.BigEndian.Uint16(f[v.csum:])
 			for i := 0; i < 4; i += 2 {
-				cs = csumUpdate(cs, binary.BigEndian.Uint16(final[i:]), binary.BigEndian.Uint16(f[v.ip+16+i:]))
+				cs = packet.ChecksumUpdate(cs, binary.BigEndian.Uint16(final[i:]), binary.BigEndian.Uint16(f[v.ip+16+i:]))
 			}
 			putTransportChecksum(f, v, cs)
 		}

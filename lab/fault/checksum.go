@@ -7,20 +7,14 @@ import (
 )
 
 // The running sum, fold and RFC 1624 update are packet's (ChecksumAdd,
-// ChecksumFold, ChecksumUpdate); these helpers apply them to frame bytes
-// in place.
-
-var (
-	sum        = packet.ChecksumAdd
-	fold       = packet.ChecksumFold
-	csumUpdate = packet.ChecksumUpdate
-)
+// ChecksumFold, ChecksumUpdate), called directly so that they inline on
+// the per-frame path; these helpers apply them to frame bytes in place.
 
 // ipv4HeaderChecksum computes the IPv4 header checksum of the header at
 // f[ip:ip+hl] with its checksum field taken as zero (RFC 791 §3.1).
 func ipv4HeaderChecksum(f []byte, ip, hl int) uint16 {
-	s := sum(0, f[ip:ip+10])
-	return fold(sum(s, f[ip+12:ip+hl]))
+	s := packet.ChecksumAdd(0, f[ip:ip+10])
+	return packet.ChecksumFold(packet.ChecksumAdd(s, f[ip+12:ip+hl]))
 }
 
 // transportChecksum computes the checksum of the transport segment
@@ -31,11 +25,11 @@ func transportChecksum(f []byte, v *view) uint16 {
 	var s uint64
 	if v.pseudo() {
 		a, b := v.addrs()
-		s = sum(s, f[a:b])
+		s = packet.ChecksumAdd(s, f[a:b])
 		s += uint64(v.proto) + uint64(v.cend-v.l4)
 	}
-	s = sum(s, f[v.l4:v.csum])
-	return fold(sum(s, f[v.csum+2:v.cend]))
+	s = packet.ChecksumAdd(s, f[v.l4:v.csum])
+	return packet.ChecksumFold(packet.ChecksumAdd(s, f[v.csum+2:v.cend]))
 }
 
 // putTransportChecksum writes cs into the transport checksum field,
