@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"github.com/echolot/echolot/pcapio"
 	"io"
 	"net/netip"
 	"strconv"
@@ -88,19 +89,8 @@ func (ev *TapEvent) AppendComment(b []byte) []byte {
 			b = strconv.AppendUint(b, ev.Probe, 10)
 			return append(b, " (frees the server's half-open connection)"...)
 		}
-		b = append(b, "probe "...)
-		b = strconv.AppendUint(b, ev.Probe, 10)
-		if ev.Seq >= 0 {
-			b = append(b, " seq="...)
-			b = strconv.AppendInt(b, int64(ev.Seq), 10)
-		}
-		b = append(b, " ttl="...)
-		b = strconv.AppendInt(b, int64(ev.TTL), 10)
-		if ev.Pattern != "" {
-			b = append(b, " pattern="...)
-			b = append(b, ev.Pattern...)
-		}
-		return b
+		l := pcapio.Link{Kind: pcapio.ProbeLink, Probe: ev.Probe, Seq: ev.Seq, TTL: ev.TTL, Pattern: ev.Pattern}
+		return l.AppendComment(b)
 	}
 	switch ev.Kind {
 	case KindUnrelated:
