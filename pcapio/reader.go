@@ -573,7 +573,23 @@ func (r *Reader) parseEPB(b []byte, at int64) (Frame, error) {
 	if len(b) < 20 {
 		return Frame{}, &FormatError{Offset: at, What: what, Problem: fmt.Sprintf("body of %d bytes is shorter than the 20 fixed bytes", len(b))}
 	}
-	i, err := r.iface(r.order.Uint32(b), at, what)
+	return r.parsePacket(b, at, what, r.order.Uint32(b))
+}
+
+// parsePB parses the obsolete Packet Block: an Enhanced Packet Block
+// whose first word is a 16-bit interface id and a 16-bit drop count.
+func (r *Reader) parsePB(b []byte, at int64) (Frame, error) {
+	const what = "packet block"
+	if len(b) < 20 {
+		return Frame{}, &FormatError{Offset: at, What: what, Problem: fmt.Sprintf("body of %d bytes is shorter than the 20 fixed bytes", len(b))}
+	}
+	return r.parsePacket(b, at, what, uint32(r.order.Uint16(b)))
+}
+
+// parsePacket parses what EPB and PB share after the interface id:
+// timestamp, lengths, data and options (comments, direction, packet id).
+func (r *Reader) parsePacket(b []byte, at int64, what string, ifaceID uint32) (Frame, error) {
+	i, err := r.iface(ifaceID, at, what)
 	if err != nil {
 		return Frame{}, err
 	}
@@ -631,41 +647,6 @@ func (r *Reader) parseSPB(b []byte, at int64) (Frame, error) {
 		capLen = s
 	}
 	return Frame{Offset: at, Iface: i, LinkType: r.ifs[i].LinkType, Data: bytes.Clone(b[4 : 4+capLen]), Len: max(orig, capLen)}, nil
-}
-
-func (r *Reader) parsePB(b []byte, at int64) (Frame, error) {
-	const what = "packet block"
-	if len(b) < 20 {
-		return Frame{}, &FormatError{Offset: at, What: what, Problem: fmt.Sprintf("body of %d bytes is shorter than the 20 fixed bytes", len(b))}
-	}
-	i, err := r.iface(uint32(r.order.Uint16(b)), at, what)
-	if err != nil {
-		return Frame{}, err
-	}
-	units := uint64(r.order.Uint32(b[4:]))<<32 | uint64(r.order.Uint32(b[8:]))
-	capLen := r.order.Uint32(b[12:])
-	orig := r.order.Uint32(b[16:])
-	if uint64(capLen) > uint64(len(b)-20) {
-		return Frame{}, &FormatError{Offset: at, What: what, Problem: fmt.Sprintf("captured length %d exceeds the block's %d bytes of packet data", capLen, len(b)-20)}
-	}
-	padded := min(int(capLen+3)&^3, len(b)-20)
-	f := Frame{Offset: at, Time: r.timestamp(i, units), Iface: i, LinkType: r.ifs[i].LinkType,
-		Data: bytes.Clone(b[20 : 20+capLen]), Len: max(int(orig), int(capLen))}
-	err = r.options(b[20+padded:], at, what, func(code uint16, v []byte) error {
-		switch code {
-		case optComment:
-			f.Comments = append(f.Comments, string(v))
-		case epbFlags:
-			if len(v) == 4 && r.order.Uint32(v)&3 != 3 {
-				f.Dir = Direction(r.order.Uint32(v) & 3)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return Frame{}, err
-	}
-	return f, nil
 }
 
 // Read reads every frame from r. It returns the frames read before any
