@@ -82,6 +82,23 @@ func registerICMPID(f sock.Family, id uint16) {
 	idRegistry.icmp[uint32(f)<<16|uint32(id)] = true
 }
 
+// claimICMPID records an identifier chosen by the caller (a template with
+// a non-zero ICMP ID); it fails when another engine of this process holds
+// it, since the two could not tell their replies apart.
+func claimICMPID(f sock.Family, id uint16) error {
+	idRegistry.Lock()
+	defer idRegistry.Unlock()
+	if idRegistry.icmp == nil {
+		idRegistry.icmp = map[uint32]bool{}
+	}
+	k := uint32(f)<<16 | uint32(id)
+	if idRegistry.icmp[k] {
+		return fmt.Errorf("probe: ICMP identifier %d is in use by another engine of this process: leave the ID zero to get a free one", id)
+	}
+	idRegistry.icmp[k] = true
+	return nil
+}
+
 func releaseICMPID(f sock.Family, id uint16) {
 	idRegistry.Lock()
 	defer idRegistry.Unlock()

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -396,5 +397,34 @@ func TestIPv6(t *testing.T) {
 	c3.log(t)
 	if r := c3.byProbe()[1]; r.Kind != KindError || r.Answer != "time-exceeded" || r.From != r1V6 {
 		t.Errorf("hop limit 1: %s, want time-exceeded from %v", r.String(), r1V6)
+	}
+}
+
+// TestExplicitICMPID: a template with an ICMP identifier keeps it (ping
+// -e), in raw and datagram mode, its replies pass the engine's filter,
+// and a second engine of the process cannot take the same identifier.
+func TestExplicitICMPID(t *testing.T) {
+	t.Parallel()
+	l := labtest.New(t)
+	for _, mode := range []Mode{ModeRaw, ModeDgram} {
+		tmpl := echo4(serverV4, 16)
+		tmpl.ICMP.ID = 0x4242
+		e, c := engineIn(t, l, "client", Probe{Packet: tmpl}, Options{Count: 3, Interval: 10 * time.Millisecond, Mode: mode, Timeout: 2 * time.Second})
+		if e.ID() != 0x4242 {
+			t.Errorf("%v: engine id %#x, want 0x4242", mode, e.ID())
+		}
+		err := l.InNode("client", func() error {
+			_, err := New(Probe{Packet: tmpl}, Options{Count: 1, Mode: mode})
+			return err
+		})
+		if err == nil || !strings.Contains(err.Error(), "identifier 16962 is in use") {
+			t.Errorf("%v: second engine with the same id: %v, want a refusal", mode, err)
+		}
+		s := run(t, e)
+		if s.Received != 3 {
+			c.log(t)
+			t.Errorf("%v: %s", mode, statsLine(s))
+		}
+		e.Close() // frees the identifier for the next mode
 	}
 }

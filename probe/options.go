@@ -54,8 +54,10 @@ func ParseMode(s string) (Mode, error) {
 //   - the IPv4 TTL or IPv6 hop limit to 64 when zero;
 //   - for ICMP and ICMPv6 echo and ICMP timestamp requests: the identifier
 //     (the engine's own, unique among the engines of this host, see
-//     Engine.ID) and the sequence number, uint16(n), so probe 17 has
-//     seq=17;
+//     Engine.ID; or Packet's when non-zero, as ping -e asks: New then
+//     refuses an identifier another engine of this process holds, and a
+//     datagram socket is bound to it) and the sequence number, uint16(n),
+//     so probe 17 has seq=17;
 //   - the IPv4 identification to a per-probe value when Packet's is zero;
 //   - for UDP and TCP: the source port when Packet's is zero, from the
 //     engine's own port range (Engine.Ports), one per probe in turn; for

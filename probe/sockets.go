@@ -130,7 +130,14 @@ func openRaw(f sock.Family, tmpl *packet.Packet, o *Options, ports func() (uint1
 	var filterID uint16
 	switch tmpl.Transport {
 	case packet.TransportICMP, packet.TransportICMPv6:
-		b.id, b.reserve = reserveICMPID(f)
+		if tmpl.ICMP.ID != 0 {
+			if err := claimICMPID(f, tmpl.ICMP.ID); err != nil {
+				return nil, err
+			}
+			b.id = tmpl.ICMP.ID
+		} else {
+			b.id, b.reserve = reserveICMPID(f)
+		}
 		filterID = b.id
 	}
 	ro := *so
@@ -178,6 +185,9 @@ func openDgram(f sock.Family, tmpl *packet.Packet, p *Probe, o *Options) (_ *bac
 	defer func() {
 		if err != nil {
 			b.close()
+			if b.id != 0 {
+				releaseICMPID(f, b.id)
+			}
 		}
 	}()
 	so := sockOpts(o)
@@ -189,13 +199,22 @@ func openDgram(f sock.Family, tmpl *packet.Packet, p *Probe, o *Options) (_ *bac
 	switch {
 	case tmpl.Transport == packet.TransportICMP && tmpl.ICMP.Type == packet.ICMPEchoRequest,
 		tmpl.Transport == packet.TransportICMPv6 && tmpl.ICMP.Type == packet.ICMPv6EchoRequest:
+		if tmpl.ICMP.ID != 0 {
+			if err := claimICMPID(f, tmpl.ICMP.ID); err != nil {
+				return nil, err
+			}
+			b.id = tmpl.ICMP.ID // released by the engine even if the open fails
+			so.Port = tmpl.ICMP.ID
+		}
 		c, err := sock.OpenPing(f, so)
 		if err != nil {
 			return nil, err
 		}
 		b.send = c
-		b.id = c.LocalPort()
-		registerICMPID(f, b.id)
+		if b.id == 0 {
+			b.id = c.LocalPort()
+			registerICMPID(f, b.id)
+		}
 		kind := rxPing4
 		if f == sock.IPv6 {
 			kind = rxPing6
