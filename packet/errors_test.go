@@ -95,3 +95,16 @@ func TestTCPFlags(t *testing.T) {
 		t.Errorf("bad flag: %v", err)
 	}
 }
+
+// TestUnsetSourceBuilds: a header without a source address is written
+// with 0.0.0.0 (which the kernel fills in on raw sends), never a panic.
+func TestUnsetSourceBuilds(t *testing.T) {
+	p := Packet{Version: 4, IPv4: IPv4{TTL: 64, Dst: netip.MustParseAddr("198.18.3.2")}, Transport: TransportICMP, ICMP: ICMP{Type: ICMPEchoRequest}}
+	b, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b[12:16]; string(got) != "\x00\x00\x00\x00" {
+		t.Errorf("source bytes % x, want zeros", got)
+	}
+}

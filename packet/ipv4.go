@@ -173,12 +173,8 @@ func (h *IPv4) marshal(b []byte, total int, proto uint8) error {
 	b[8] = h.TTL
 	b[9] = proto
 	b[10], b[11] = 0, 0
-	src := h.Src.Unmap().As4()
-	if !h.Src.IsValid() {
-		src = [4]byte{}
-	}
+	src, dst := as4(h.Src), as4(h.Dst) // unset: 0.0.0.0
 	copy(b[12:16], src[:])
-	dst := h.Dst.Unmap().As4()
 	copy(b[16:20], dst[:])
 	off := IPv4HeaderLen
 	for i, o := range h.Options {
