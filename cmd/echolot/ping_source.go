@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+
+	"golang.org/x/sys/unix"
+)
+
+// routeProbe connects a UDP socket towards dst (port 1025, as iputils'
+// probe_fd does) and returns the source address the kernel chose. dev,
+// when set, binds the socket to that interface first (SO_BINDTODEVICE);
+// src, when valid, binds that address; dontRoute sets SO_DONTROUTE, so
+// only a destination on a directly attached network connects; broadcast
+// sets SO_BROADCAST.
+func routeProbe(dst, src netip.Addr, dev string, dontRoute, broadcast bool) (netip.Addr, error) {
+	af := unix.AF_INET6
+	var sa unix.Sockaddr = &unix.SockaddrInet6{Port: 1025, Addr: dst.As16()}
+	if dst.Is4() {
+		af = unix.AF_INET
+		sa = &unix.SockaddrInet4{Port: 1025, Addr: dst.As4()}
+	}
+	fd, err := unix.Socket(af, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("socket: %w", err)
+	}
+	defer unix.Close(fd)
+	if dev != "" {
+		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, dev); err != nil {
+			return netip.Addr{}, fmt.Errorf("SO_BINDTODEVICE %s: %w", dev, errnoText(err))
+		}
+	}
+	if dontRoute {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DONTROUTE, 1)
+	}
+	if broadcast {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
+	}
+	if src.IsValid() {
+		var ba unix.Sockaddr = &unix.SockaddrInet6{Addr: src.As16()}
+		if src.Is4() {
+			ba = &unix.SockaddrInet4{Addr: src.As4()}
+		}
+		if err := unix.Bind(fd, ba); err != nil {
+			return netip.Addr{}, fmt.Errorf("bind: %w", errnoText(err))
+		}
+	}
+	if err := unix.Connect(fd, sa); err != nil {
+		return netip.Addr{}, err
+	}
+	la, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("getsockname: %w", err)
+	}
+	switch a := la.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrFrom4(a.Addr), nil
+	case *unix.SockaddrInet6:
+		return netip.AddrFrom16(a.Addr), nil
+	}
+	return netip.Addr{}, fmt.Errorf("getsockname: unexpected address %T", la)
+}
+
+// errnoText turns a system error into the words C's strerror uses
+// ("No such device"), as iputils prints them.
+func errnoText(err error) error {
+	var en unix.Errno
+	if errors.As(err, &en) {
+		s := en.Error()
+		if s != "" {
+			return errors.New(string(s[0]-('a'-'A')) + s[1:])
+		}
+	}
+	return err
+}
+
+// pingSource is where the probes leave from: the source address, and
+// the interface named by -I (for the PING line).
+type pingSource struct {
+	addr netip.Addr
+	dev  string
+	show bool // print "from ADDR DEV: " in the PING line (-I, -B)
+}
+
+// source works out the probes' source address as iputils does, with the
+// checks iputils makes: -I interface or address, broadcast destinations
+// (-b) and -r (no routing). first is where the probes are sent: the
+// destination, or the first source-route hop.
+//
+// echolot's engine cannot bind its sockets to an interface
+// (SO_BINDTODEVICE): with -I INTERFACE the probes carry that interface's
+// address and leave by the routing table, so the interface is accepted
+// only when the route towards first uses it (its address is the one the
+// kernel picks); otherwise the command is refused, never half done.
+func (c *pingConfig) source(_ context.Context, first netip.Addr) (pingSource, error) {
+	s := pingSource{addr: c.src, dev: c.iface, show: c.sticky || c.iface != ""}
+	if c.iface != "" {
+		if _, err := net.InterfaceByName(c.iface); err != nil {
+			return s, usageErrorf("SO_BINDTODEVICE %s: No such device", c.iface)
+		}
+	}
+	// The kernel's own choice, through the interface when one is named.
+	chosen, err := routeProbe(first, netip.Addr{}, c.iface, c.dontRoute, c.broadcast)
+	if err != nil {
+		switch {
+		case errors.Is(err, unix.EACCES) && !c.broadcast:
+			return s, usageErrorf("Do you want to ping broadcast? Then -b. If not, check your local firewall rules")
+		case errors.Is(err, unix.ENETUNREACH) && c.dontRoute:
+			return s, usageErrorf("-r: %s is not on a directly attached network (SO_DONTROUTE bypasses the routing table, so no probe could reach it)", first)
+		case errors.Is(err, unix.ENETUNREACH), errors.Is(err, unix.EHOSTUNREACH):
+			return s, usageErrorf("connect: %v", errnoText(err))
+		}
+		var en unix.Errno
+		if errors.As(err, &en) {
+			return s, usageErrorf("connect: %v", errnoText(err))
+		}
+		return s, usageErrorf("%v", err)
+	}
+	if c.iface != "" && !c.src.IsValid() {
+		plain, err := routeProbe(first, netip.Addr{}, "", false, c.broadcast)
+		if err != nil || plain != chosen {
+			return s, usageErrorf("-I %s: the route to %s leaves through another interface, and echolot's engine cannot bind its sockets to an interface (SO_BINDTODEVICE); use -I with an address, or a route through %s", c.iface, first, c.iface)
+		}
+	}
+	if c.src.IsValid() {
+		if c.src.Is4() != first.Is4() {
+			return s, usageErrorf("-I %s: not an address of the destination's family", c.src)
+		}
+		if _, err := routeProbe(first, c.src, c.iface, c.dontRoute, c.broadcast); err != nil {
+			return s, usageErrorf("%v", errnoText(err))
+		}
+		return s, nil
+	}
+	s.addr = chosen
+	return s, nil
+}
+
+// isBroadcast reports whether the kernel treats dst as a broadcast
+// address: a UDP connect to it without SO_BROADCAST is refused.
+func isBroadcast(dst netip.Addr, src pingSource) bool {
+	if !dst.Is4() {
+		return false
+	}
+	if dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return true
+	}
+	_, err := routeProbe(dst, netip.Addr{}, src.dev, false, false)
+	return errors.Is(err, unix.EACCES)
+}
+
+// ifaceHasAddr reports whether the interface dev holds a.
+func ifaceHasAddr(dev string, a netip.Addr) bool {
+	ifi, err := net.InterfaceByName(dev)
+	if err != nil {
+		return false
+	}
+	addrs, _ := ifi.Addrs()
+	return slices.ContainsFunc(addrs, func(x net.Addr) bool {
+		n, ok := x.(*net.IPNet)
+		if !ok {
+			return false
+		}
+		b, ok := netip.AddrFromSlice(n.IP)
+		return ok && b.Unmap() == a
+	})
+}
