@@ -1,0 +1,567 @@
+package script
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/echolot/echolot/packet"
+	"github.com/echolot/echolot/probe"
+	"github.com/echolot/echolot/probe/sock"
+)
+
+// sendOpts are the options of send, sr and sr1.
+type sendOpts struct {
+	timeout  time.Duration // how long each probe waits for its answer
+	retries  int           // further rounds for the unanswered
+	interval time.Duration // between probes; 0: as fast as the rate allows
+	rate     float64       // probes per second; 0: no limit
+	count    int           // send: copies of each packet
+	pmtu     sock.PMTUMode
+}
+
+const (
+	defaultTimeout = 2 * time.Second
+	// fastRate paces "as fast as possible": the engine's schedule then
+	// sends whole lists back to back (its burst is 10 ms worth).
+	fastRate = 1e6
+)
+
+var sendOptNames = "timeout, retries, interval, rate, count, pmtu"
+
+// parseSendOpts reads the options table at argument n of fn.
+func parseSendOpts(L *lua.LState, fn string, n int) sendOpts {
+	o := sendOpts{timeout: defaultTimeout, count: 1, pmtu: sock.PMTUProbe}
+	v := L.Get(n)
+	if v == lua.LNil {
+		return o
+	}
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		L.RaiseError("%s: options are %s, want a table such as {timeout=1}", fn, describe(v))
+	}
+	secs := func(name string, lo, hi float64) (time.Duration, bool) {
+		x := t.RawGetString(name)
+		if x == lua.LNil {
+			return 0, false
+		}
+		f, ok := x.(lua.LNumber)
+		if !ok || float64(f) < lo || float64(f) > hi || math.IsNaN(float64(f)) {
+			L.RaiseError("%s: %s=%s is out of range, the limit is %g–%g seconds", fn, name, describeValue(x), lo, hi)
+		}
+		return time.Duration(float64(f) * float64(time.Second)), true
+	}
+	t.ForEach(func(k, x lua.LValue) {
+		s, _ := k.(lua.LString)
+		switch string(s) {
+		case "timeout":
+			o.timeout, _ = secs("timeout", 0.001, 3600)
+		case "interval":
+			o.interval, _ = secs("interval", 0, 3600)
+		case "rate":
+			f, ok := x.(lua.LNumber)
+			if !ok || f <= 0 || f > 10e6 {
+				L.RaiseError("%s: rate=%s is out of range, the limit is above 0 and up to 10000000 packets per second", fn, describeValue(x))
+			}
+			o.rate = float64(f)
+		case "retries":
+			r, err := intValue(fn+": retries", x, 0, 100)
+			if err != nil {
+				L.RaiseError("%v", err)
+			}
+			o.retries = int(r)
+		case "count":
+			c, err := intValue(fn+": count", x, 1, 1<<31)
+			if err != nil {
+				L.RaiseError("%v", err)
+			}
+			o.count = int(c)
+		case "pmtu":
+			m, ok := map[string]sock.PMTUMode{"probe": sock.PMTUProbe, "do": sock.PMTUDo, "want": sock.PMTUWant, "dont": sock.PMTUDont}[x.String()]
+			if !ok {
+				L.RaiseError(`%s: pmtu=%s is not one of "probe", "do", "want", "dont"`, fn, describeValue(x))
+			}
+			o.pmtu = m
+		default:
+			L.RaiseError("%s: unknown option %s; the options are %s", fn, describeValue(k), sendOptNames)
+		}
+	})
+	return o
+}
+
+// packetsArg reads a packet or a list of packets.
+func packetsArg(L *lua.LState, fn string, n int) []*Pkt {
+	v := L.Get(n)
+	if p := toPkt(v); p != nil {
+		return []*Pkt{p}
+	}
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		L.RaiseError("%s: argument %d is %s, want a packet or a list of packets", fn, n, describe(v))
+	}
+	var ps []*Pkt
+	for i := 1; i <= t.Len(); i++ {
+		p := toPkt(t.RawGetInt(i))
+		if p == nil {
+			L.RaiseError("%s: element %d of the list is %s, want a packet", fn, i, describe(t.RawGetInt(i)))
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// checkSendable refuses packets the sender cannot send, naming why.
+func checkSendable(fn string, i int, p *Pkt) error {
+	where := fn
+	if i > 0 {
+		where = fmt.Sprintf("%s: packet %d", fn, i)
+	}
+	if !p.HasIP {
+		return fmt.Errorf("%s: the packet has no IP layer: stack it on ip{dst=...} or ip6{dst=...}", where)
+	}
+	if !p.P.Dst().IsValid() {
+		return fmt.Errorf("%s: the packet has no destination: set ip.dst", where)
+	}
+	if a := p.P.Dst(); !a.IsValid() || a.IsUnspecified() {
+		return fmt.Errorf("%s: destination %v cannot be sent to", where, a)
+	}
+	return nil
+}
+
+func (in *Interp) registerSend() {
+	L := in.L
+	L.SetGlobal("send", L.NewFunction(func(L *lua.LState) int {
+		ps := packetsArg(L, "send", 1)
+		o := parseSendOpts(L, "send", 2)
+		n, err := in.send(L.Context(), ps, o)
+		if err != nil {
+			L.RaiseError("%v", err)
+		}
+		L.Push(lua.LNumber(n))
+		return 1
+	}))
+	L.SetGlobal("sr", L.NewFunction(func(L *lua.LState) int {
+		ps := packetsArg(L, "sr", 1)
+		o := parseSendOpts(L, "sr", 2)
+		ans, err := in.exchange(L.Context(), "sr", ps, o)
+		if err != nil {
+			L.RaiseError("%v", err)
+		}
+		answered, unanswered := L.NewTable(), L.NewTable()
+		for i, a := range ans {
+			if a == nil {
+				unanswered.Append(pushPkt(L, ps[i]))
+			} else {
+				answered.Append(in.answerTable(L, a))
+			}
+		}
+		L.Push(answered)
+		L.Push(unanswered)
+		return 2
+	}))
+	L.SetGlobal("sr1", L.NewFunction(func(L *lua.LState) int {
+		p := checkPkt(L, 1, "sr1")
+		o := parseSendOpts(L, "sr1", 2)
+		ans, err := in.exchange(L.Context(), "sr1", []*Pkt{p}, o)
+		if err != nil {
+			L.RaiseError("%v", err)
+		}
+		if ans[0] == nil {
+			L.Push(lua.LNil)
+			return 1
+		}
+		L.Push(in.answerTable(L, ans[0]))
+		return 1
+	}))
+}
+
+// answer is what sr and sr1 learnt about one probe.
+type answer struct {
+	r     probe.Result
+	sent  packet.Packet // the probe as sent, identifiers filled in
+	probe *Pkt
+	dups  int
+}
+
+// exchange sends ps through probe engines and returns, for each, its
+// first answer (nil when none came). Packets that differ in family or
+// transport, or fix their own identifier or source port, go through
+// engines of their own, run side by side.
+func (in *Interp) exchange(ctx context.Context, fn string, ps []*Pkt, o sendOpts) ([]*answer, error) {
+	for i, p := range ps {
+		if err := checkSendable(fn, i+1, p); err != nil {
+			if len(ps) == 1 {
+				return nil, checkSendable(fn, 0, p)
+			}
+			return nil, err
+		}
+	}
+	ans := make([]*answer, len(ps))
+	todo := make([]int, len(ps))
+	for i := range ps {
+		todo[i] = i
+	}
+	for round := 0; round <= o.retries && len(todo) > 0; round++ {
+		if err := in.exchangeRound(ctx, ps, todo, o, ans); err != nil {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: cancelled", fn)
+		}
+		var left []int
+		for _, i := range todo {
+			if ans[i] == nil {
+				left = append(left, i)
+			}
+		}
+		todo = left
+	}
+	return ans, nil
+}
+
+// groupKey separates packets that one engine cannot send together.
+type groupKey struct {
+	version   int
+	transport packet.Transport
+	id        uint16 // explicit ICMP identifier, 0 for the engine's
+	sport     uint16 // explicit source port
+}
+
+func keyOf(p *Pkt) groupKey {
+	k := groupKey{version: p.P.Version, transport: p.P.Transport}
+	switch p.P.Transport {
+	case packet.TransportICMP, packet.TransportICMPv6:
+		if !p.AutoID {
+			k.id = p.P.ICMP.ID
+		}
+	case packet.TransportUDP:
+		k.sport = p.P.UDP.SrcPort
+	case packet.TransportTCP:
+		k.sport = p.P.TCP.SrcPort
+	}
+	return k
+}
+
+// exchangeRound runs one engine per group over the packets listed in
+// idx and records first answers in ans.
+func (in *Interp) exchangeRound(ctx context.Context, ps []*Pkt, idx []int, o sendOpts, ans []*answer) error {
+	groups := map[groupKey][]int{}
+	var order []groupKey
+	for _, i := range idx {
+		k := keyOf(ps[i])
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	srcs, err := sourcesFor(ps, idx)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	type job struct {
+		e   *probe.Engine
+		tap *probe.Tap
+	}
+	var jobs []job
+	defer func() {
+		for _, j := range jobs {
+			j.e.Close()
+		}
+	}()
+	for _, k := range order {
+		members := groups[k]
+		sent := make([]packet.Packet, len(members))
+		tmpl := ps[members[0]].P
+		tmpl.Payload = append([]byte(nil), tmpl.Payload...)
+		if ps[members[0]].AutoID {
+			tmpl.ICMP.ID = 0
+		}
+		po := probe.Options{
+			Count:       len(members),
+			Timeout:     o.timeout,
+			Mode:        in.opts.Mode,
+			PMTU:        o.pmtu,
+			KeepPackets: true,
+			Rate:        fastRate,
+		}
+		if o.interval > 0 {
+			po.Rate, po.Interval = 0, o.interval
+		} else if o.rate > 0 {
+			po.Rate = o.rate
+		}
+		if in.cap != nil {
+			po.Tap = in.cap.tapFor(uint64(len(members)), len(order) > 1)
+		}
+		pr := probe.Probe{Packet: tmpl, Vary: func(n uint64, p *packet.Packet) {
+			u := ps[members[n-1]]
+			fillFromEngine(p, u, srcs[u.P.Dst()])
+			sent[n-1] = *p
+		}}
+		po.Results = func(r probe.Result) {
+			if r.Probe == 0 || r.Probe > uint64(len(members)) {
+				return
+			}
+			i := members[r.Probe-1]
+			mu.Lock()
+			defer mu.Unlock()
+			switch r.Kind {
+			case probe.KindReply, probe.KindError, probe.KindDamaged, probe.KindLocal:
+				if ans[i] == nil {
+					ans[i] = &answer{r: r, sent: sent[r.Probe-1], probe: ps[i]}
+				} else {
+					ans[i].dups++
+				}
+			case probe.KindDuplicate:
+				if ans[i] != nil {
+					ans[i].dups++
+				}
+			}
+		}
+		e, err := probe.New(pr, po)
+		if err != nil {
+			if po.Tap != nil {
+				po.Tap.Close()
+			}
+			return err
+		}
+		jobs = append(jobs, job{e: e, tap: po.Tap})
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(jobs))
+	for i, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = j.e.Run(ctx)
+			if j.tap != nil {
+				j.tap.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fillFromEngine turns the engine's probe p into the user's packet u,
+// keeping what the engine chose for the fields u leaves to the sender:
+// source address, ICMP identifier and sequence number, IPv4
+// identification, source port and TCP sequence number.
+func fillFromEngine(p *packet.Packet, u *Pkt, src netip.Addr) {
+	e := *p
+	*p = u.P
+	if !p.Src().IsValid() && src.IsValid() {
+		if p.Version == 6 {
+			p.IPv6.Src = src
+		} else {
+			p.IPv4.Src = src
+		}
+	}
+	switch p.Transport {
+	case packet.TransportICMP, packet.TransportICMPv6:
+		if u.AutoID {
+			p.ICMP.ID = e.ICMP.ID
+		}
+		if u.AutoSeq {
+			p.ICMP.Seq = e.ICMP.Seq
+		}
+	case packet.TransportUDP:
+		if p.UDP.SrcPort == 0 {
+			p.UDP.SrcPort = e.UDP.SrcPort
+		}
+	case packet.TransportTCP:
+		if p.TCP.SrcPort == 0 {
+			p.TCP.SrcPort = e.TCP.SrcPort
+		}
+		if p.TCP.Seq == 0 {
+			p.TCP.Seq = e.TCP.Seq
+		}
+	}
+	if p.Version == 4 && p.IPv4.ID == 0 {
+		p.IPv4.ID = e.IPv4.ID
+	}
+}
+
+// sourcesFor finds the source address this host uses towards each
+// destination of the packets at idx that have none, in the calling
+// thread's network namespace.
+func sourcesFor(ps []*Pkt, idx []int) (map[netip.Addr]netip.Addr, error) {
+	m := map[netip.Addr]netip.Addr{}
+	for _, i := range idx {
+		p := ps[i]
+		if p.P.Src().IsValid() {
+			continue
+		}
+		d := p.P.Dst()
+		if _, ok := m[d]; ok {
+			continue
+		}
+		s, err := localAddr(d)
+		if err != nil {
+			return nil, err
+		}
+		m[d] = s
+	}
+	return m, nil
+}
+
+// localAddr asks the routing table for the source address towards dst
+// (a UDP socket connected to it sends nothing).
+func localAddr(dst netip.Addr) (netip.Addr, error) {
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("no route to %v from here: %v", dst, err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
+}
+
+// txState holds send's raw sockets and the identifiers it fills in.
+type txState struct {
+	conns map[sock.Family]*sock.Conn
+	srcs  map[netip.Addr]netip.Addr
+	id    uint16 // ICMP identifier of send's echo requests
+	seq   uint16
+	port  uint16
+	buf   []byte
+}
+
+func (t *txState) close() {
+	for _, c := range t.conns {
+		c.Close()
+	}
+}
+
+// send sends ps without waiting for answers (count copies of each, paced
+// by interval or rate) and returns how many packets left.
+func (in *Interp) send(ctx context.Context, ps []*Pkt, o sendOpts) (int, error) {
+	for i, p := range ps {
+		idx := i + 1
+		if len(ps) == 1 {
+			idx = 0
+		}
+		if err := checkSendable("send", idx, p); err != nil {
+			return 0, err
+		}
+	}
+	if in.tx == nil {
+		in.tx = &txState{conns: map[sock.Family]*sock.Conn{}, srcs: map[netip.Addr]netip.Addr{},
+			id: uint16(rand.IntN(0xfff0) + 1), port: uint16(33000 + rand.IntN(20000))}
+	}
+	t := in.tx
+	gap := o.interval
+	if o.rate > 0 {
+		gap = time.Duration(float64(time.Second) / o.rate)
+	}
+	start := time.Now()
+	sent := 0
+	var q packet.Packet
+	for c := 0; c < o.count; c++ {
+		for _, p := range ps {
+			if ctx.Err() != nil {
+				return sent, fmt.Errorf("send: cancelled after %d packets", sent)
+			}
+			if gap > 0 && sent > 0 {
+				if d := time.Until(start.Add(time.Duration(sent) * gap)); d > 0 {
+					select {
+					case <-time.After(d):
+					case <-ctx.Done():
+						return sent, fmt.Errorf("send: cancelled after %d packets", sent)
+					}
+				}
+			}
+			f := sock.IPv4
+			if p.P.Version == 6 {
+				f = sock.IPv6
+			}
+			conn := t.conns[f]
+			if conn == nil {
+				var err error
+				conn, err = sock.OpenSender(f, &sock.Options{PMTU: o.pmtu, NoTxTimestamps: true})
+				if err != nil {
+					return sent, fmt.Errorf("send: %w", err)
+				}
+				t.conns[f] = conn
+			}
+			q = p.P
+			if err := t.fill(&q, p); err != nil {
+				return sent, fmt.Errorf("send: %w", err)
+			}
+			var err error
+			t.buf, err = q.AppendTo(t.buf[:0])
+			if err != nil {
+				return sent, fmt.Errorf("send: %w", err)
+			}
+			now := time.Now()
+			if _, err := conn.Send(t.buf, netip.AddrPortFrom(q.Dst(), 0), nil); err != nil {
+				return sent, fmt.Errorf("send: %s: %w", q.Summary(), err)
+			}
+			sent++
+			if in.cap != nil {
+				in.cap.sent(now, t.buf, &q, p.Pattern)
+			}
+		}
+	}
+	return sent, nil
+}
+
+// fill sets what send fills in: source address (the checksums of UDP,
+// TCP and ICMPv6 cover it), ICMP identifier and sequence number, source
+// port.
+func (t *txState) fill(q *packet.Packet, p *Pkt) error {
+	if !q.Src().IsValid() {
+		d := q.Dst()
+		s, ok := t.srcs[d]
+		if !ok {
+			var err error
+			if s, err = localAddr(d); err != nil {
+				return err
+			}
+			t.srcs[d] = s
+		}
+		if q.Version == 6 {
+			q.IPv6.Src = s
+		} else {
+			q.IPv4.Src = s
+		}
+	}
+	switch q.Transport {
+	case packet.TransportICMP, packet.TransportICMPv6:
+		if p.AutoID {
+			q.ICMP.ID = t.id
+		}
+		if p.AutoSeq {
+			t.seq++
+			q.ICMP.Seq = t.seq
+		}
+	case packet.TransportUDP:
+		if q.UDP.SrcPort == 0 {
+			q.UDP.SrcPort = t.nextPort()
+		}
+	case packet.TransportTCP:
+		if q.TCP.SrcPort == 0 {
+			q.TCP.SrcPort = t.nextPort()
+		}
+	}
+	return nil
+}
+
+func (t *txState) nextPort() uint16 {
+	t.port++
+	if t.port < 33000 || t.port > 60999 {
+		t.port = 33000
+	}
+	return t.port
+}
