@@ -38,11 +38,25 @@ func labRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "run", "give the script to run: echolot lab run SCRIPT [ARGS...]")
 	}
 	script, scriptArgs := fs.Arg(0), fs.Args()[1:]
-	if strings.HasSuffix(script, ".lua") {
-		return usageErr(stderr, "run", "%s: Lua scripts need echolot's Lua runtime, which has not landed yet (issue 6); until then SCRIPT is any executable, e.g. a shell script that runs ping or tcpdump", script)
-	}
-	path, msg := resolveScript(script)
-	if msg != "" {
+	var path, msg string
+	if _, shipped := shippedScript(script); strings.HasSuffix(script, ".lua") || (shipped && !fileExists(script)) {
+		// A Lua script, the user's or a shipped one: echolot runs it.
+		self, err := os.Executable()
+		if err != nil {
+			return usageErr(stderr, "run", "cannot find the echolot executable to run %s: %v", script, err)
+		}
+		if strings.HasSuffix(script, ".lua") && !fileExists(script) {
+			if _, ok := shippedScript(script); !ok {
+				return usageErr(stderr, "run", "%s: no such file, and no shipped script of that name (echolot scripts)", script)
+			}
+		}
+		if fileExists(script) {
+			if abs, err := filepath.Abs(script); err == nil {
+				script = abs
+			}
+		}
+		path, scriptArgs = self, append([]string{"run", script}, scriptArgs...)
+	} else if path, msg = resolveScript(script); msg != "" {
 		return usageErr(stderr, "run", "%s", msg)
 	}
 	if err := lab.CheckName(*name); err != nil {

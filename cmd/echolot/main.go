@@ -34,6 +34,8 @@ func commands() []command {
 		{"lab", "lab up|down|status|exec|fault ...", "build and use the network lab of namespaces with a fault node (root; echolot lab help)", runLab},
 		{"patterns", "patterns [-s SIZE] [NAME]", "list the payload patterns (the catalogue of classic troublemakers) or show one", runPatterns},
 		{"ping", "ping [options] DESTINATION", "iputils-compatible ping on the probe engine (echolot ping -h)", runPing},
+		{"run", "run [--unsafe] [--timeout D] FILE|NAME|- [ARGS...]", "run a Lua script (docs/lua-api.md): a file or a shipped experiment", runScript},
+		{"scripts", "scripts [NAME]", "list the shipped Lua experiments, or show one's usage", runScripts},
 		{"version", "version", "print the version", runVersion},
 	}
 }

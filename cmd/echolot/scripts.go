@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/echolot/echolot/scripts"
+)
+
+// shippedScript returns the source of the shipped script called name.
+func shippedScript(name string) ([]byte, bool) {
+	s, ok := scripts.Lookup(name)
+	return s.Source, ok
+}
+
+// shippedName is how errors name a shipped script: "tcping.lua".
+func shippedName(name string) string {
+	s, _ := scripts.Lookup(name)
+	return s.Name + ".lua"
+}
+
+// runScripts is "echolot scripts [NAME]": the list, or one's header.
+func runScripts(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 1 {
+		fmt.Fprintln(stderr, "echolot scripts: give at most one NAME")
+		return exitUsage
+	}
+	if len(args) == 1 {
+		s, ok := scripts.Lookup(args[0])
+		if !ok {
+			fmt.Fprintf(stderr, "echolot scripts: no shipped script %q; echolot scripts lists them\n", args[0])
+			return exitUsage
+		}
+		fmt.Fprintln(stdout, s.Header)
+		return exitOK
+	}
+	fmt.Fprintln(stdout, "Shipped experiments (echolot run NAME [ARGS]; echolot scripts NAME for usage):")
+	for _, s := range scripts.List() {
+		fmt.Fprintf(stdout, "  %-10s %s\n", s.Name, s.Summary)
+	}
+	return exitOK
+}
