@@ -54,8 +54,8 @@ type Interp struct {
 	exitCode int
 	exited   bool
 
-	cap    *capture    // capture(path), nil when off
-	tx     *txState    // send's sockets, opened on first use
+	cap    *capture // capture(path), nil when off
+	tx     *txState // send's sockets, opened on first use
 	closed bool
 }
 
