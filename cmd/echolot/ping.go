@@ -200,7 +200,7 @@ func (p *pinger) result(r probe.Result) {
 		if r.Kind == probe.KindCorrupted {
 			fmt.Fprint(w, " (BAD CHECKSUM!)")
 		}
-		if r.DifferentAddress {
+		if p.differentAddress(&r) {
 			fmt.Fprint(w, " (DIFFERENT ADDRESS!)")
 		}
 		if r.Kind == probe.KindLate && p.c.verbose {

@@ -114,7 +114,7 @@ func (p *pinger) jsonResult(r *probe.Result) {
 	}
 	j := jsonResult{Type: "result", Kind: r.Kind.String(), Answer: r.Answer, Probe: r.Probe, ProbeTTL: r.TTL,
 		Sent: stampText(r.Sent), Received: stampText(r.Received), TxKernel: r.TxKernel, RxKernel: r.RxKernel,
-		MTU: r.MTU, DiffAddr: r.DifferentAddress, Partial: r.PartialQuote, Pattern: r.Pattern}
+		MTU: r.MTU, DiffAddr: p.differentAddress(r), Partial: r.PartialQuote, Pattern: r.Pattern}
 	if r.From.IsValid() {
 		j.From = r.From.String()
 	}

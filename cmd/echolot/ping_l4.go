@@ -73,7 +73,7 @@ func (p *pinger) l4Result(r *probe.Result) {
 		case probe.KindLate:
 			fmt.Fprint(w, " (late)")
 		}
-		if r.DifferentAddress {
+		if p.differentAddress(r) {
 			fmt.Fprint(w, " (DIFFERENT ADDRESS!)")
 		}
 		if r.Damage != nil && r.Packet != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/echolot/echolot/packet"
+	"github.com/echolot/echolot/probe"
 )
 
 // resolveHops resolves the addresses given before the destination:
@@ -112,4 +113,15 @@ func lsrrBlock(o *packet.SourceRoute) string {
 		s += fmt.Sprintf("\t%s\n", addrOrZero(a))
 	}
 	return s
+}
+
+// differentAddress is ping's "DIFFERENT ADDRESS!": a reply from another
+// address than the destination. With a source route the engine's probes
+// are addressed to the first hop, so a reply from the final destination
+// is the expected one.
+func (p *pinger) differentAddress(r *probe.Result) bool {
+	if len(p.c.hops) > 0 && p.c.ts != "tsprespec" {
+		return r.From != p.dst
+	}
+	return r.DifferentAddress
 }
