@@ -27,8 +27,8 @@ type jsonResult struct {
 	TTL      *int         `json:"ttl,omitempty"`
 	ProbeTTL int          `json:"probe_ttl,omitempty"`
 	RTTms    *float64     `json:"rtt_ms,omitempty"`
-	Sent     string       `json:"sent,omitempty"`
-	Received string       `json:"received,omitempty"`
+	Sent     string       `json:"time_sent,omitempty"`
+	Received string       `json:"time_received,omitempty"`
 	TxKernel bool         `json:"tx_kernel"`
 	RxKernel bool         `json:"rx_kernel"`
 	MTU      int          `json:"mtu,omitempty"`
