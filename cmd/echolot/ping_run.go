@@ -241,6 +241,9 @@ func pingRun(ctx context.Context, c pingConfig, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	if src.warn != "" {
+		fmt.Fprintf(stderr, "ping: %s\n", src.warn)
+	}
 	if c.broadcast && isBroadcast(dst, src) {
 		// (source refuses a broadcast destination without -b.)
 		return fail(usageErrorf("-b %s: echolot's engine cannot send to broadcast addresses yet (its sockets have no SO_BROADCAST)", dst))

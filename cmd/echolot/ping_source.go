@@ -84,6 +84,9 @@ type pingSource struct {
 	addr netip.Addr
 	dev  string
 	show bool // print "from ADDR DEV: " in the PING line (-I, -B)
+	// warn is iputils' warning when the interface does not hold the
+	// source address the kernel chose.
+	warn string
 }
 
 // source works out the probes' source address as iputils does, with the
@@ -136,6 +139,9 @@ func (c *pingConfig) source(_ context.Context, first netip.Addr) (pingSource, er
 		return s, nil
 	}
 	s.addr = chosen
+	if c.iface != "" && !ifaceHasAddr(c.iface, chosen) {
+		s.warn = "Warning: source address might be selected on device other than: " + c.iface
+	}
 	return s, nil
 }
 
