@@ -386,3 +386,16 @@ func TestPingUnprivilegedHelper(t *testing.T) {
 		}
 	}
 }
+
+// TestPingReverseNames: -H prints "name (address)" as ping's pr_addr
+// does, from the hosts file here.
+func TestPingReverseNames(t *testing.T) {
+	if b, err := os.ReadFile("/etc/hosts"); err != nil || !regexp.MustCompile(`(?m)^127\.0\.0\.1\s+localhost\b`).Match(b) {
+		t.Skip("/etc/hosts does not name 127.0.0.1 localhost")
+	}
+	l := labtest.New(t)
+	code, out, _ := pingIn(t, l, "client", "-c", "1", "-H", "127.0.0.1")
+	if code != exitOK || !strings.Contains(out, "64 bytes from localhost (127.0.0.1): icmp_seq=1 ttl=64 time=") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+}
