@@ -178,6 +178,13 @@ func (in *Interp) setPktField(L *lua.LState, p *Pkt, k string, v lua.LValue) err
 			return fmt.Errorf("%s cannot be assigned on the packet: set fields on their layer, e.g. p.ip.ttl = 3 or p.icmp.seq = 1", k)
 		}
 	}
+	for _, layer := range []string{"ip", "ip6", "icmp", "icmp6", "udp", "tcp"} {
+		for _, f := range layerFields[layer] {
+			if f == k {
+				return fmt.Errorf("%s cannot be assigned on the packet: set fields on their layer, e.g. p.%s.%s = ...", k, layer, k)
+			}
+		}
+	}
 	return fmt.Errorf("a packet has no field %q; it has %s", k, strings.Join(pktFields, ", "))
 }
 
@@ -347,6 +354,9 @@ func (in *Interp) getField(L *lua.LState, p *Pkt, layer, k string) (lua.LValue, 
 		case "dport":
 			return lua.LNumber(h.DstPort), nil
 		case "len", "chksum":
+			if k == "len" && !p.Parsed {
+				return lua.LNumber(packet.UDPHeaderLen + len(q.Payload)), nil
+			}
 			if !p.HasIP && !p.Parsed {
 				return lua.LNil, fmt.Errorf("udp.%s: computed when the packet has an IP layer", k)
 			}

@@ -28,7 +28,8 @@ print(a.kind, a.from)`,
 	{Name: "icmp", Section: "Packets", Usage: "icmp{field=value, ...}",
 		Doc: "An ICMP header (RFC 792). Default: echo request (type 8) with a fresh identifier and a sequence number filled in by the sender " +
 			"(the engine's own identifier, so replies are matched). Fields: type (a number or a name such as \"timestamp-request\", \"echo-reply\", \"frag-needed\"), " +
-			"code, chksum, id, seq, and by meaning mtu (frag-needed), pointer (param-problem), gateway (redirect). Setting id or seq fixes them.",
+			"code, chksum, id, seq, and by meaning mtu (frag-needed), pointer (param-problem), gateway (redirect). Setting id or seq fixes them. " +
+			"A timestamp request carries its three 4-byte timestamps as payload: `icmp{type=\"timestamp-request\"} / string.rep(\"\\0\", 12)`.",
 		Example: `print(icmp{type="timestamp-request"}.icmp.type, icmp{}.icmp.name)`,
 		Output:  "13\techo-request"},
 	{Name: "icmp6", Section: "Packets", Usage: "icmp6{field=value, ...}",

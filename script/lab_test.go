@@ -1,0 +1,195 @@
+package script
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/echolot/echolot/internal/tshark"
+	"github.com/echolot/echolot/lab"
+	"github.com/echolot/echolot/lab/fault"
+	"github.com/echolot/echolot/lab/labtest"
+)
+
+// runIn runs src in the client node of l and returns its exit code and
+// what it printed.
+func runIn(t *testing.T, l *lab.Lab, dir string, ctx context.Context, src string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := -1
+	err := l.InNode("client", func() error {
+		in, err := New(Options{Stdout: &out, Stderr: &errb, Dir: dir})
+		if err != nil {
+			return err
+		}
+		code = in.RunString(ctx, "test.lua", src)
+		return in.Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, out.String(), errb.String()
+}
+
+func addRule(t *testing.T, l *lab.Lab, rule string) {
+	t.Helper()
+	r, err := fault.ParseRule(rule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Fault().Add(r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAnswers: each kind of answer with its fields, as the lab's kernel
+// produces them.
+func TestAnswers(t *testing.T) {
+	t.Parallel()
+	l := labtest.New(t)
+	code, out, errs := runIn(t, l, t.TempDir(), context.Background(), `
+local a = sr1(ip{dst="198.18.3.2"} / icmp{} / raw(pattern("a5", 56)))
+print("echo", a.kind, a.from, a.ttl, a.rtt > 0 and a.rtt < 1000, a.seq == a.probe.icmp.seq, a.damage, a.packet.payload == a.probe.payload)
+local a = sr1(ip{dst="198.18.3.2", ttl=2, tos=0x10} / icmp{})
+print("ttl", a.kind, a.from, a.changes.ttl.sent, a.changes.ttl.seen, a.changes.tos, a.quote.ip.ttl, a.packet.ip.tos)
+local a = sr1(ip{dst="198.18.3.2", df=true} / icmp{} / raw(pattern("00", 1472)))
+print("mtu", a.kind, a.from, a.mtu, a["local"])
+local a = sr1(ip{dst="198.18.3.2"} / udp{dport=7})
+print("udp", a.kind, a.from, a.quote.udp.dport)
+local a = sr1(ip{dst="198.18.3.2"} / tcp{dport=7})
+print("tcp", a.kind, a.packet.tcp.flags, a.packet.tcp.ack == a.probe.tcp.seq + 1)
+local a = sr1(ip{dst="198.18.3.2"} / icmp{type="timestamp-request"} / string.rep("\0", 12))
+print("ts", a.kind)
+local a = sr1(ip{dst="198.18.3.2"} / icmp{id=4242, seq=77})
+print("fixed", a.kind, a.packet.icmp.id, a.packet.icmp.seq)
+local a = sr1(ip6{dst="2001:db8:3::2"} / icmp6{} / "hello")
+print("v6", a.kind, a.from, a.packet.payload)
+local a = sr1(ip6{dst="2001:db8:3::2"} / icmp6{} / raw(pattern("00", 1452)))
+print("ptb", a.kind, a.from, a.mtu)
+print("none", sr1(ip{dst="198.18.3.99"} / icmp{}, {timeout=0.2}))
+`)
+	if code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errs)
+	}
+	want := []string{
+		"echo\techo-reply\t198.18.3.2\t62\ttrue\ttrue\tnil\ttrue",
+		// Linux's ICMP errors carry TOS 0xc0 with the probe's TOS bits.
+		"ttl\ttime-exceeded\t198.18.2.2\t2\t1\tnil\t1\t208",
+		"mtu\tfrag-needed\t198.18.2.2\t1400\tnil",
+		"udp\tport-unreachable\t198.18.3.2\t7",
+		"tcp\ttcp-closed\tRA\ttrue",
+		"ts\ttimestamp-reply",
+		"fixed\techo-reply\t4242\t77",
+		"v6\techo-reply\t2001:db8:3::2\thello",
+		"ptb\tpacket-too-big\t2001:db8:2::2\t1400",
+		"none\tnil",
+	}
+	if got := strings.TrimSpace(out); got != strings.Join(want, "\n") {
+		t.Errorf("printed\n%s\nwant\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+// TestFaultsSeenFromLua: the quote diff names a TOS rewrite made between
+// r1 and r2, the damage of a corrupted reply is at the corrupted offset,
+// and sr over a list keeps answered and unanswered apart when the fault
+// node drops one pattern.
+func TestFaultsSeenFromLua(t *testing.T) {
+	t.Parallel()
+	l := labtest.New(t)
+	addRule(t, l, "tos 0x28 dir=to-server")
+	addRule(t, l, "corrupt offset=30 flip=0x01 dir=to-client proto=icmp")
+	addRule(t, l, "drop pattern=7e7e7e7e")
+	code, out, errs := runIn(t, l, t.TempDir(), context.Background(), `
+local a = sr1(ip{dst="198.18.3.2", ttl=2} / icmp{})
+local c = a.changes.tos
+print("tos", a.from, c.sent, c.seen, c.expected, a.changes.dscp.seen)
+local a = sr1(ip{dst="198.18.3.2"} / icmp{} / raw(pattern("a5", 56)))
+print("damage", a.kind, #a.damage.offsets, a.damage.offsets[1], a.damage.bytes[1].sent, a.damage.bytes[1].got)
+local probes = {}
+for i, p in ipairs(pattern.catalogue(56)) do probes[i] = ip{dst="198.18.3.2"} / icmp{} / raw(p) end
+local ans, unans = sr(probes, {timeout=1})
+print("sweep", #ans, #unans, unans[1].pattern)
+`)
+	if code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errs)
+	}
+	want := []string{
+		"tos\t198.18.2.2\t0\t40\tfalse\t10",
+		// The rule's offset counts from the start of the echo data, as
+		// ping's "wrong data byte #N" and answer.damage do.
+		"damage\techo-reply\t1\t30\t165\t164",
+		"sweep\t21\t1\t0x7e",
+	}
+	if got := strings.TrimSpace(out); got != strings.Join(want, "\n") {
+		t.Errorf("printed\n%s\nwant\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+// TestCaptureJudgedByTshark: a script's capture holds every probe and
+// answer with linkage comments, in a file tshark reads without warnings;
+// pcap.read gives the same packets back.
+func TestCaptureJudgedByTshark(t *testing.T) {
+	t.Parallel()
+	l := labtest.New(t)
+	dir := t.TempDir()
+	code, out, errs := runIn(t, l, dir, context.Background(), `
+capture("c.pcapng")
+sr1(ip{dst="198.18.3.2", ttl=1} / icmp{})
+sr({ip{dst="198.18.3.2"} / icmp{}, ip{dst="198.18.3.2"} / tcp{dport=5}})
+send(ip{dst="198.18.3.2"} / udp{dport=9} / "x", {count=2})
+print(capture())
+local n = 0
+for ts, p, info in pcap.read("c.pcapng") do n = n + 1 end
+print(n)
+`)
+	if code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errs)
+	}
+	if got := strings.TrimSpace(out); got != "8\n8" {
+		t.Errorf("printed %q, want 8 packets written and read", got)
+	}
+	rows := tshark.FieldsFile(t, filepath.Join(dir, "c.pcapng"), "frame.number", "_ws.col.Protocol", "frame.comment", "_ws.expert.severity")
+	if len(rows) != 8 {
+		t.Fatalf("tshark reads %d frames, want 8: %v", len(rows), rows)
+	}
+	var comments []string
+	for _, r := range rows {
+		comments = append(comments, r[2])
+		if r[3] == "error" {
+			t.Errorf("frame %s: tshark expert error", r[0])
+		}
+	}
+	all := strings.Join(comments, "\n")
+	for _, want := range []string{"probe 1 seq=1 ttl=1", "answer to probe 1: time-exceeded from 198.18.1.1", "probe 2 ", "probe 3 ", "answer to probe 3: tcp-closed", "probe 4 ", "probe 5 "} {
+		if !strings.Contains(all, want) {
+			t.Errorf("comments lack %q:\n%s", want, all)
+		}
+	}
+}
+
+// TestCancelSr: cancelling a script in the middle of a long sr returns
+// promptly, exits 2 and leaves a readable capture.
+func TestCancelSr(t *testing.T) {
+	t.Parallel()
+	l := labtest.New(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	code, out, errs := runIn(t, l, dir, ctx, `
+capture("cancel.pcapng")
+local probes = {}
+for i = 1, 100 do probes[i] = ip{dst="198.18.3.99"} / icmp{} end
+sr(probes, {interval=0.05, timeout=5})
+print("not reached")
+`)
+	if code != 2 || strings.Contains(out, "not reached") || !strings.Contains(errs, "cancelled") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	rows := tshark.FieldsFile(t, filepath.Join(dir, "cancel.pcapng"), "frame.number", "frame.comment")
+	if len(rows) == 0 || len(rows) >= 100 {
+		t.Errorf("capture after cancel holds %d frames, want some but not all 100", len(rows))
+	}
+}
