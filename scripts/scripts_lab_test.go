@@ -1,0 +1,154 @@
+package scripts_test
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/echolot/echolot/lab"
+	"github.com/echolot/echolot/lab/fault"
+	"github.com/echolot/echolot/lab/labtest"
+	"github.com/echolot/echolot/script"
+	"github.com/echolot/echolot/scripts"
+)
+
+func TestMain(m *testing.M) { labtest.Main(m) }
+
+// labEnv sets the environment `echolot lab run` gives a script, so that
+// the script's global lab names this lab's nodes.
+func labEnv(t *testing.T, l *lab.Lab) {
+	t.Setenv("ECHOLOT_LAB", l.Name())
+	for _, n := range l.Topology().Nodes {
+		key := "ECHOLOT_" + strings.ToUpper(n.Name)
+		if a := l.Addr(n.Name, false); a.IsValid() {
+			t.Setenv(key+"_IP4", a.String())
+		}
+		if a := l.Addr(n.Name, true); a.IsValid() {
+			t.Setenv(key+"_IP6", a.String())
+		}
+	}
+}
+
+// run runs the shipped script name inside the lab's client node and
+// returns its exit code and output (stdout, then stderr).
+func run(t *testing.T, l *lab.Lab, name string, args ...string) (int, string) {
+	t.Helper()
+	s, ok := scripts.Lookup(name)
+	if !ok {
+		t.Fatalf("script %s is not shipped", name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := -1
+	dir := t.TempDir()
+	err := l.InNode("client", func() error {
+		in, err := script.New(script.Options{Stdout: &out, Stderr: &errb, Args: args, Dir: dir})
+		if err != nil {
+			return err
+		}
+		code = in.RunString(ctx, name+".lua", string(s.Source))
+		return in.Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := out.String() + errb.String()
+	t.Logf("echolot run %s %s → exit %d\n%s", name, strings.Join(args, " "), code, text)
+	return code, text
+}
+
+// rules replaces the fault node's rules with rs.
+func rules(t *testing.T, l *lab.Lab, rs ...string) {
+	t.Helper()
+	if err := l.Fault().Clear(); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range rs {
+		r, err := fault.ParseRule(s)
+		if err != nil {
+			t.Fatalf("rule %q: %v", s, err)
+		}
+		if _, err := l.Fault().Add(r); err != nil {
+			t.Fatalf("rule %q: %v", s, err)
+		}
+	}
+}
+
+func newLab(t *testing.T) *lab.Lab {
+	l := labtest.New(t)
+	labEnv(t, l)
+	return l
+}
+
+func mustMatch(t *testing.T, out, re string) {
+	t.Helper()
+	if !regexp.MustCompile(re).MatchString(out) {
+		t.Errorf("output does not match %q", re)
+	}
+}
+
+func mustNotMatch(t *testing.T, out, re string) {
+	t.Helper()
+	if regexp.MustCompile(re).MatchString(out) {
+		t.Errorf("output matches %q, it should not", re)
+	}
+}
+
+func TestPatterns(t *testing.T) {
+	l := newLab(t)
+
+	t.Run("clean", func(t *testing.T) {
+		rules(t, l)
+		code, out := run(t, l, "patterns", "", "56")
+		if code != 0 {
+			t.Errorf("exit %d on a clean path, want 0", code)
+		}
+		mustMatch(t, out, `RESULT: no data-dependent fault`)
+	})
+
+	t.Run("drop", func(t *testing.T) {
+		rules(t, l, "drop pattern=7e7e7e7e")
+		code, out := run(t, l, "patterns")
+		if code != 1 {
+			t.Errorf("exit %d, want 1 (a fault found)", code)
+		}
+		// the dropped pattern, and only it, is lost at both sizes
+		mustMatch(t, out, `(?m)^  0x7e +LOST +LOST$`)
+		if n := strings.Count(out, "LOST"); n != 4 { // two in the catalogue table, two in the failing list
+			t.Errorf("LOST appears %d times, want 4: only 0x7e should fail", n)
+		}
+		mustMatch(t, out, `none failing\n.*none failing`)
+		mustMatch(t, out, `smallest failing run: 7e 7e 7e 7e \(4 bytes\)`)
+		mustMatch(t, out, `RESULT: payloads holding 7e 7e 7e 7e \(at any offset; pattern 0x7e\) get no reply`)
+		mustNotMatch(t, out, `DAMAGED`)
+	})
+
+	t.Run("corrupt", func(t *testing.T) {
+		rules(t, l, "corrupt offset=30 flip=0x01 dir=to-client")
+		code, out := run(t, l, "patterns", "", "56")
+		if code != 1 {
+			t.Errorf("exit %d, want 1 (a fault found)", code)
+		}
+		mustMatch(t, out, `(?m)^  30 +\d+ +0x01 +0->1 and 1->0`)
+		mustMatch(t, out, `RESULT: replies come back damaged at payload offset 30 \(bits 0x01\): (\d+) of (\d+) patterns \(every pattern`)
+		mustNotMatch(t, out, `LOST`)
+	})
+
+	t.Run("corrupt-data-dependent", func(t *testing.T) {
+		rules(t, l, "corrupt offset=40 set=0x80 dir=to-client")
+		_, out := run(t, l, "patterns", "", "56")
+		mustMatch(t, out, `(?m)^  40 +\d+ +0x80 +only 0->1`)
+		mustMatch(t, out, `offset 40 \(bits 0x80\): \d+ of \d+ patterns \(the damage depends on the data\)`)
+	})
+
+	t.Run("usage", func(t *testing.T) {
+		code, out := run(t, l, "patterns", "", "3")
+		if code != 2 || !strings.Contains(out, "size 3 is out of range") {
+			t.Errorf("exit %d, want 2 and a message about the size", code)
+		}
+	})
+}
