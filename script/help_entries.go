@@ -193,7 +193,7 @@ print(a.kind, a.from, a.ttl, a.rtt > 0, a.damage)`,
 		Output: "echo-reply\t198.18.3.2\t62\ttrue\tnil"},
 	{Name: "sr", Section: "Sending", Usage: "sr({p, ...} [, opts]) → answered, unanswered",
 		Doc: "Sends a list and returns the answers (each has .probe, the packet as sent) and the packets that got none. opts as sr1 plus interval or rate " +
-			"(default: as fast as the engine sends). Packets of different families or transports go through engines of their own, side by side.",
+			"(default: as fast as the engine sends) and window (probes outstanding at once, default 64, so answers clock a long list instead of it overflowing queues on the path). Packets of different families or transports go through engines of their own, side by side.",
 		Example: `local probes = {}
 for ttl = 1, 3 do probes[ttl] = ip{dst="198.18.3.2", ttl=ttl} / icmp{} end
 local ans, unans = sr(probes, {timeout=1})
