@@ -152,3 +152,40 @@ func TestPatterns(t *testing.T) {
 		}
 	})
 }
+
+func TestPMTU(t *testing.T) {
+	l := newLab(t)
+
+	// First, while the client's kernel has cached nothing: a black hole,
+	// r2's frag-needed (ICMP type 3 code 4 at IP offset 20) dropped on its
+	// way back.
+	t.Run("blackhole", func(t *testing.T) {
+		rules(t, l, "drop pattern=0304 offset=20 from=ip proto=icmp dir=to-client")
+		code, out := run(t, l, "pmtu")
+		if code != 0 {
+			t.Errorf("exit %d, want 0", code)
+		}
+		mustMatch(t, out, `RESULT: path MTU 1400 bytes, found by elimination`)
+		mustMatch(t, out, `PMTU BLACK HOLE after hop 2, 198\.18\.2\.2 \(r2\)`)
+		mustMatch(t, out, `kernel's MTU for the route to 198\.18\.3\.2: before 1500 bytes, now 1500 bytes`)
+		mustNotMatch(t, out, `frag-needed +198`)
+	})
+
+	t.Run("frag-needed", func(t *testing.T) {
+		rules(t, l)
+		code, out := run(t, l, "pmtu")
+		if code != 0 {
+			t.Errorf("exit %d, want 0", code)
+		}
+		mustMatch(t, out, `(?m)^  1500 +frag-needed +198\.18\.2\.2 \(r2\) +1400$`)
+		mustMatch(t, out, `RESULT: path MTU 1400 bytes; the limit is at 198\.18\.2\.2 \(r2\), hop 2, which answered frag-needed mtu=1400`)
+		mustMatch(t, out, `now 1400 bytes`)
+	})
+
+	t.Run("usage", func(t *testing.T) {
+		code, out := run(t, l, "pmtu", "", "20")
+		if code != 2 || !strings.Contains(out, "MAX 20 is out of range") {
+			t.Errorf("exit %d, want 2 and a message about MAX", code)
+		}
+	})
+}
