@@ -7,9 +7,8 @@ require (
 	golang.org/x/net v0.62.0
 )
 
-require golang.org/x/sys v0.49.0
-
 require (
-	github.com/chzyer/readline v1.5.1 // indirect
-	github.com/yuin/gopher-lua v1.1.2 // indirect
+	github.com/chzyer/readline v1.5.1
+	github.com/yuin/gopher-lua v1.1.2
+	golang.org/x/sys v0.49.0
 )
