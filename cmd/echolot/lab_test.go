@@ -15,7 +15,8 @@ import (
 func TestMain(m *testing.M) {
 	// "lab up" starts the fault daemon as os.Executable(), which in these
 	// tests is the test binary: let it play echolot for that command.
-	if len(os.Args) > 2 && os.Args[1] == "lab" && os.Args[2] == "fault-node" {
+	// "lab run x.lua" runs os.Executable() run x.lua in the client node.
+	if len(os.Args) > 2 && (os.Args[1] == "lab" && os.Args[2] == "fault-node" || os.Args[1] == "run") {
 		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	labtest.Main(m)

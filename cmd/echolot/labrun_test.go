@@ -20,7 +20,7 @@ func TestLabRunBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"lab", "run"}, "give the script to run"},
-		{[]string{"lab", "run", "probe.lua"}, "Lua scripts need echolot's Lua runtime"},
+		{[]string{"lab", "run", "probe.lua"}, "probe.lua: no such file, and no shipped script of that name"},
 		{[]string{"lab", "run", plain}, "is not an executable file (chmod +x it"},
 		{[]string{"lab", "run", dir}, "is not an executable file"},
 		{[]string{"lab", "run", "no-such-program-here"}, "not a file here and not found in PATH"},
@@ -55,6 +55,31 @@ exit 3
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	if _, err := lab.Open(name); err == nil {
+		t.Errorf("lab %s is still up after lab run", name)
+	}
+}
+
+// TestLabRunLua runs a Lua script and a shipped experiment in a fresh
+// lab: the script reads the lab's addresses from the lab global, its
+// sr1 reaches the server, and its exit code comes back.
+func TestLabRunLua(t *testing.T) {
+	testenv.NeedNetns(t)
+	name := labtest.NextName()
+	t.Cleanup(func() { lab.Down(name) })
+	script := filepath.Join(t.TempDir(), "probe.lua")
+	os.WriteFile(script, []byte(`local a = sr1(ip{dst=lab.server.ip4} / icmp{})
+print(lab.name, a.kind, a.from, arg[1])
+exit(4)
+`), 0o644)
+	code, out, errs := runCmd("", "lab", "run", "--name", name, script, "x")
+	if code != 4 || !strings.Contains(out, name+"\techo-reply\t198.18.3.2\tx") {
+		t.Errorf("exit %d (want the script's 4)\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	code, out, errs = runCmd("", "lab", "run", "--name", name, "tcping", "198.18.3.2", "9", "1", "0")
+	if code != 0 || !strings.Contains(out, "closed") {
+		t.Errorf("tcping: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
 	if _, err := lab.Open(name); err == nil {
 		t.Errorf("lab %s is still up after lab run", name)

@@ -34,6 +34,7 @@ func commands() []command {
 		{"lab", "lab up|down|status|exec|fault ...", "build and use the network lab of namespaces with a fault node (root; echolot lab help)", runLab},
 		{"patterns", "patterns [-s SIZE] [NAME]", "list the payload patterns (the catalogue of classic troublemakers) or show one", runPatterns},
 		{"ping", "ping [options] DESTINATION", "iputils-compatible ping on the probe engine (echolot ping -h)", runPing},
+		{"repl", "repl [--unsafe] [--history FILE]", "the Lua REPL (also: echolot with no arguments); help() lists the API", runRepl},
 		{"run", "run [--unsafe] [--timeout D] FILE|NAME|- [ARGS...]", "run a Lua script (docs/lua-api.md): a file or a shipped experiment", runScript},
 		{"scripts", "scripts [NAME]", "list the shipped Lua experiments, or show one's usage", runScripts},
 		{"version", "version", "print the version", runVersion},
@@ -46,7 +47,12 @@ func main() {
 
 // run executes the command line args and returns the exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		// echolot alone is the Lua REPL (a script from stdin when stdin is
+		// not a terminal).
+		return runRepl(nil, stdin, stdout, stderr)
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		return exitOK
 	}
