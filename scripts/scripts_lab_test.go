@@ -189,3 +189,48 @@ func TestPMTU(t *testing.T) {
 		}
 	})
 }
+
+func TestRR(t *testing.T) {
+	l := newLab(t)
+	code, out := run(t, l, "rr")
+	if code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	// the path, out and back, with the hops named
+	mustMatch(t, out, `(?m)^  1  198\.18\.2\.1 +out +hop 1 leaving towards 198\.18\.3\.2 \(traceroute sees it as 198\.18\.1\.1 \(r1\)\)$`)
+	mustMatch(t, out, `(?m)^  2  198\.18\.3\.1 +out +hop 2 .*198\.18\.2\.2 \(r2\)`)
+	mustMatch(t, out, `(?m)^  5  198\.18\.2\.2  r2 +back`)
+	mustMatch(t, out, `(?m)^  6  198\.18\.1\.1  r1 +back`)
+	// the kernel-style header holds the sender first, one more address
+	mustMatch(t, out, `opt\.rr\(9\)\): 7 addresses`)
+	mustMatch(t, out, `prefill=true\}\)\): 8 addresses`)
+	mustMatch(t, out, `(?m)^  1  198\.18\.1\.2  client  sender`)
+	mustMatch(t, out, `Only 2 slots \(opt\.rr\(2\)\): 2 addresses, full=true`)
+	mustMatch(t, out, `RESULT: to 198\.18\.3\.2 via 198\.18\.2\.1, 198\.18\.3\.1; back via 198\.18\.2\.2, 198\.18\.1\.1; 7 addresses self-built, 8 kernel-built`)
+
+	code, out = run(t, l, "rr", "", "10")
+	if code != 2 || !strings.Contains(out, "SLOTS 10 is out of range") {
+		t.Errorf("exit %d, want 2 and a message about SLOTS", code)
+	}
+}
+
+func TestTS(t *testing.T) {
+	l := newLab(t)
+	code, out := run(t, l, "ts")
+	if code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	mustMatch(t, out, `tsonly, 9 slots .*: 7 stamps, overflow 0`)
+	mustMatch(t, out, `tsandaddr, 4 slots .*: 4 stamps, overflow 3`)
+	mustMatch(t, out, `(?m)^  1  198\.18\.1\.1  r1 `)
+	mustMatch(t, out, `(?m)^  2  198\.18\.2\.2  r2 `)
+	mustMatch(t, out, `3 of the 3 listed addresses stamped`)
+	mustMatch(t, out, `(?m)^  1  198\.18\.1\.2  client \(this host\)`)
+	mustMatch(t, out, `here 3 stamps from the path against 4`)
+	mustMatch(t, out, `RESULT: 7 stamps in tsonly \(overflow 0\); tsandaddr stamped by 198\.18\.1\.1\(r1\) 198\.18\.2\.2\(r2\) 198\.18\.3\.2\(server\)`)
+
+	code, out = run(t, l, "ts", "2001:db8:3::2")
+	if code != 2 || !strings.Contains(out, "IPv4 only") {
+		t.Errorf("exit %d, want 2 and a message about IPv6", code)
+	}
+}

@@ -1,0 +1,175 @@
+-- rr: record route — the addresses a round trip collects, and why ping -R shows one more.
+--
+-- usage: echolot run rr [HOST] [SLOTS]
+--   HOST   the destination (default: the lab's server); IPv4 only
+--   SLOTS  record-route slots, 1-9 (default 9, the most an IPv4 header holds)
+--
+-- Sends an ICMP echo request carrying the IPv4 Record Route option
+-- (RFC 791) twice: once with the option as echolot builds it (all slots
+-- empty), once as the sending kernel builds it for ping -R (its own
+-- address already in the first slot: opt.rr(9, {prefill=true})). Every
+-- router writes the address of the interface it forwards the packet out
+-- of; the destination copies the option into its echo reply, and the
+-- routers on the way back keep writing, until the slots run out.
+-- A quick TTL trace names the router behind each outgoing address.
+-- Then the same with 2 slots, to show what running out looks like:
+-- record route has no overflow counter, so the rest of the path is
+-- simply not there.
+-- Exit status: 0 when the route was recorded, 1 when no reply came back
+-- (many networks drop packets with IP options), 2 on bad arguments.
+
+local function usage(msg)
+  if msg then print("rr: " .. msg) end
+  print("usage: echolot run rr [HOST] [SLOTS]")
+  exit(2)
+end
+
+local host = arg[1]
+if not host or host == "" then
+  if not lab then usage("give a HOST (outside a lab there is no default)") end
+  host = lab.server.ip4
+end
+if string.find(host, ":", 1, true) then usage("record route is an IPv4 option; " .. host .. " is IPv6") end
+local dst, err = resolve(host)
+if not dst then usage(err) end
+local slots = tonumber(arg[2] or 9)
+if not slots or slots ~= math.floor(slots) or slots < 1 or slots > 9 then
+  usage("SLOTS " .. tostring(arg[2]) .. " is out of range, the limit is 1-9 (9 slots fill the 40 option bytes)")
+end
+
+local function name_of(a)
+  if lab and a then
+    for k, v in pairs(lab) do
+      if type(v) == "table" and (v.ip4 == a or v.ip6 == a) then return k end
+    end
+  end
+  return nil
+end
+
+local function print_table(head, rows)
+  local w = {}
+  for i, h in ipairs(head) do w[i] = #h end
+  for _, r in ipairs(rows) do
+    for i = 1, #head do
+      local c = tostring(r[i] or "")
+      if #c > w[i] then w[i] = #c end
+    end
+  end
+  local function line(r)
+    local out = {}
+    for i = 1, #head do
+      local c = tostring(r[i] or "")
+      out[i] = i == #head and c or c .. string.rep(" ", w[i] - #c)
+    end
+    print("  " .. table.concat(out, "  "))
+  end
+  line(head)
+  for _, r in ipairs(rows) do line(r) end
+end
+
+-- The forward hops by TTL, to name the outgoing addresses RR records.
+local hops = {}
+for ttl = 1, 16 do
+  local a = sr1(ip{dst=dst, ttl=ttl} / icmp{}, {timeout=1, retries=1})
+  if not a or a.kind ~= "time-exceeded" then break end
+  hops[ttl] = a.from
+end
+
+local function who(a)
+  local n = name_of(a)
+  return n and (a .. " (" .. n .. ")") or a
+end
+
+-- Sends one probe with opt; returns the reply's recorded route, the
+-- option as it came back and our own address.
+local function record(o)
+  local a = sr1(ip{dst=dst, options={o}} / icmp{} / raw(pattern.ramp(56)), {timeout=1, retries=2})
+  if not a then return nil end
+  local rr = a.packet.ip.rr or {}
+  local back
+  for _, x in ipairs(a.packet.ip.options) do if x.name == "rr" then back = x end end
+  return rr, back, a.probe.ip.src, a
+end
+
+-- One row per recorded address, saying who wrote it and on which leg.
+local function annotate(rr, src, prefilled)
+  local first_dst, last_dst
+  for i, x in ipairs(rr) do
+    if x == dst then
+      first_dst = first_dst or i
+      last_dst = i
+    end
+  end
+  local rows = {}
+  local fwd = 0
+  for i, x in ipairs(rr) do
+    local leg, note
+    if prefilled and i == 1 and x == src then
+      leg, note = "sender", "this host: its kernel wrote the first slot when it built the option"
+    elseif first_dst and i >= first_dst and i <= last_dst then
+      leg, note = "destination", i == first_dst and "the destination, on receipt" or "the destination, sending the reply"
+    elseif not first_dst or i < first_dst then
+      fwd = fwd + 1
+      local h = hops[fwd]
+      leg = "out"
+      note = h and string.format("hop %d leaving towards %s (traceroute sees it as %s)", fwd, dst, who(h))
+        or string.format("hop %d leaving towards %s", fwd, dst)
+    elseif x == src and i == #rr then
+      leg, note = "back", "this host, on receipt of the reply"
+    else
+      leg, note = "back", "a router forwarding the reply to us"
+    end
+    rows[#rows + 1] = {i, x, name_of(x) or "", leg, note}
+  end
+  return rows
+end
+
+printf("RR %s%s: ICMP echo with the record route option, %d slots\n", dst,
+  name_of(dst) and " (" .. name_of(dst) .. ")" or "", slots)
+local self, opt_self, src = record(opt.rr(slots))
+if not self then
+  printf("no reply to an echo request with record route: %s (or a router on the way) drops IPv4 options.\n", dst)
+  exit(1)
+end
+local kern, opt_kern = record(opt.rr(slots, {prefill=true}))
+
+print()
+printf("1. Header built by echolot, slots empty (opt.rr(%d)): %d addresses%s\n", slots, #self,
+  opt_self and opt_self.full and ", slots FULL" or "")
+print_table({"#", "ADDRESS", "NODE", "LEG", "WHO WROTE IT"}, annotate(self, src, false))
+if kern then
+  print()
+  printf("2. Header as the kernel builds it for ping -R (opt.rr(%d, {prefill=true})): %d addresses%s\n", slots, #kern,
+    opt_kern and opt_kern.full and ", slots FULL" or "")
+  print_table({"#", "ADDRESS", "NODE", "LEG", "WHO WROTE IT"}, annotate(kern, src, true))
+end
+
+-- Overflow: too few slots.
+local small = math.min(2, slots)
+local few, opt_few = record(opt.rr(small))
+print()
+if few then
+  printf("3. Only %d slots (opt.rr(%d)): %d addresses, full=%s\n", small, small, #few, tostring(opt_few and opt_few.full))
+  print_table({"#", "ADDRESS", "NODE", "LEG", "WHO WROTE IT"}, annotate(few, src, false))
+  print("   Record route has no overflow counter (the timestamp option has one, see `echolot run ts`):")
+  print("   once the slots are full, routers forward the packet unchanged, and the rest of the path")
+  print("   is simply missing. 9 slots are the most the 40 option bytes hold: longer round trips")
+  print("   are always cut short, usually on the way back.")
+end
+
+print()
+print("Why the two headers record a different number of hops:")
+print("  The kernel writes the sender's own address into the first slot when it builds the option")
+print("  for a socket (IP_OPTIONS, as ping -R does). A header built by echolot goes out as built,")
+print("  so the sending host records nothing and the slot stays free for one more hop.")
+print("  Routers write the address they forward out of; a Linux host also writes its own address")
+print("  when it receives the packet (that is why the destination and this host appear).")
+print()
+local out, back = {}, {}
+for _, r in ipairs(annotate(self, src, false)) do
+  if r[4] == "out" then out[#out + 1] = r[2] elseif r[4] == "back" and r[2] ~= src then back[#back + 1] = r[2] end
+end
+printf("RESULT: to %s via %s; back via %s; %d addresses self-built, %s kernel-built.\n", dst,
+  #out > 0 and table.concat(out, ", ") or "(none recorded)", #back > 0 and table.concat(back, ", ") or "(none recorded)",
+  #self, kern and tostring(#kern) or "?")
+exit(0)
