@@ -76,14 +76,7 @@ func (in *Interp) answerTable(L *lua.LState, a *answer) *lua.LTable {
 	if a.dups > 0 {
 		t.RawSetString("dups", lua.LNumber(a.dups))
 	}
-	line := answerLine(r)
-	mt := L.NewTable()
-	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LString(line))
-		return 1
-	}))
-	L.SetMetatable(t, mt)
-	return t
+	return withString(L, t, answerLine(r))
 }
 
 // answerLine is tostring(answer): the engine's one-line result without
@@ -114,13 +107,7 @@ func changesTable(L *lua.LState, cs []packet.Change) *lua.LTable {
 		if c.Damage != nil {
 			e.RawSetString("damage", damageTable(L, c.Damage))
 		}
-		text := c.String()
-		mt := L.NewTable()
-		mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
-			L.Push(lua.LString(text))
-			return 1
-		}))
-		L.SetMetatable(e, mt)
+		withString(L, e, c.String())
 		t.RawSetString(c.Field, e)
 	}
 	return t
@@ -172,6 +159,12 @@ func damageTable(L *lua.LState, d *packet.Damage) lua.LValue {
 	t.RawSetString("extended", lua.LBool(d.Extended()))
 	text := d.String()
 	t.RawSetString("text", lua.LString(text))
+	return withString(L, t, text)
+}
+
+// withString gives t a __tostring that returns text (what print shows
+// for answers, changes and damage) and returns t.
+func withString(L *lua.LState, t *lua.LTable, text string) *lua.LTable {
 	mt := L.NewTable()
 	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
 		L.Push(lua.LString(text))

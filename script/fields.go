@@ -474,13 +474,7 @@ func (in *Interp) setField(L *lua.LState, p *Pkt, layer, k string, v lua.LValue)
 			h.Protocol = uint8(n)
 			return err
 		case "chksum":
-			if v == lua.LNil {
-				h.FixedChecksum, h.Checksum = false, 0
-				return nil
-			}
-			n, err := num(0, 65535)
-			h.Checksum, h.FixedChecksum = uint16(n), true
-			return err
+			return setChecksum(v, num, &h.Checksum, &h.FixedChecksum)
 		case "options":
 			opts, err := optionList(name, v)
 			if err != nil {
@@ -548,13 +542,7 @@ func (in *Interp) setField(L *lua.LState, p *Pkt, layer, k string, v lua.LValue)
 			h.Code = uint8(n)
 			return err
 		case "chksum":
-			if v == lua.LNil {
-				h.FixedChecksum, h.Checksum = false, 0
-				return nil
-			}
-			n, err := num(0, 65535)
-			h.Checksum, h.FixedChecksum = uint16(n), true
-			return err
+			return setChecksum(v, num, &h.Checksum, &h.FixedChecksum)
 		case "id":
 			n, err := num(0, 65535)
 			h.ID, p.AutoID = uint16(n), false
@@ -605,13 +593,7 @@ func (in *Interp) setField(L *lua.LState, p *Pkt, layer, k string, v lua.LValue)
 			}
 			return err
 		case "chksum":
-			if v == lua.LNil {
-				h.FixedChecksum, h.Checksum = false, 0
-				return nil
-			}
-			n, err := num(0, 65535)
-			h.Checksum, h.FixedChecksum = uint16(n), true
-			return err
+			return setChecksum(v, num, &h.Checksum, &h.FixedChecksum)
 		}
 	case "tcp":
 		h := &q.TCP
@@ -657,13 +639,7 @@ func (in *Interp) setField(L *lua.LState, p *Pkt, layer, k string, v lua.LValue)
 			h.Reserved = uint8(n)
 			return err
 		case "chksum":
-			if v == lua.LNil {
-				h.FixedChecksum, h.Checksum = false, 0
-				return nil
-			}
-			n, err := num(0, 65535)
-			h.Checksum, h.FixedChecksum = uint16(n), true
-			return err
+			return setChecksum(v, num, &h.Checksum, &h.FixedChecksum)
 		case "options":
 			opts, err := tcpOptionList(name, v)
 			if err != nil {
@@ -679,6 +655,18 @@ func (in *Interp) setField(L *lua.LState, p *Pkt, layer, k string, v lua.LValue)
 		}
 	}
 	return fmt.Errorf("%s has no field %q; its fields are %s", layer, k, strings.Join(layerFields[layer], ", "))
+}
+
+// setChecksum writes a chksum field: a number fixes the checksum (to
+// send a wrong one on purpose), nil lets the builder compute it again.
+func setChecksum(v lua.LValue, num func(lo, hi int64) (int64, error), sum *uint16, fixed *bool) error {
+	if v == lua.LNil {
+		*sum, *fixed = 0, false
+		return nil
+	}
+	n, err := num(0, 65535)
+	*sum, *fixed = uint16(n), err == nil
+	return err
 }
 
 // intValue checks that v is an integer within [lo, hi].

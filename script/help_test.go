@@ -21,32 +21,19 @@ func TestHelpExamples(t *testing.T) {
 		}
 		t.Run(e.Name, func(t *testing.T) {
 			dir := t.TempDir()
-			var out, errb bytes.Buffer
-			code := -1
-			err := l.InNode("client", func() error {
-				in, err := New(Options{Stdout: &out, Stderr: &errb, Dir: dir})
-				if err != nil {
-					return err
-				}
-				defer in.Close()
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				code = in.RunString(ctx, "doc", e.Example)
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			code, out, errs := runNamed(t, l, dir, ctx, "doc", e.Example)
 			if code != 0 {
-				t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+				t.Fatalf("exit %d\n%s%s", code, out, errs)
 			}
 			if e.Output == "" {
-				if out.Len() == 0 && e.Name != "exit" {
+				if out == "" && e.Name != "exit" {
 					t.Errorf("the example printed nothing")
 				}
 				return
 			}
-			got := strings.TrimRight(strings.ReplaceAll(out.String(), dir, "WORKDIR"), "\n")
+			got := strings.TrimRight(strings.ReplaceAll(out, dir, "WORKDIR"), "\n")
 			if got != e.Output {
 				t.Errorf("prints\n%s\nwant\n%s", got, e.Output)
 			}

@@ -17,6 +17,11 @@ import (
 // runIn runs src in the client node of l and returns its exit code and
 // what it printed.
 func runIn(t *testing.T, l *lab.Lab, dir string, ctx context.Context, src string) (int, string, string) {
+	return runNamed(t, l, dir, ctx, "test.lua", src)
+}
+
+// runNamed is runIn for a chunk called name (as error positions show it).
+func runNamed(t *testing.T, l *lab.Lab, dir string, ctx context.Context, name, src string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := -1
@@ -25,7 +30,7 @@ func runIn(t *testing.T, l *lab.Lab, dir string, ctx context.Context, src string
 		if err != nil {
 			return err
 		}
-		code = in.RunString(ctx, "test.lua", src)
+		code = in.RunString(ctx, name, src)
 		return in.Close()
 	})
 	if err != nil {
