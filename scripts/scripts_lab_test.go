@@ -3,6 +3,7 @@ package scripts_test
 import (
 	"bytes"
 	"context"
+	"net"
 	"regexp"
 	"strings"
 	"testing"
@@ -232,5 +233,99 @@ func TestTS(t *testing.T) {
 	code, out = run(t, l, "ts", "2001:db8:3::2")
 	if code != 2 || !strings.Contains(out, "IPv4 only") {
 		t.Errorf("exit %d, want 2 and a message about IPv6", code)
+	}
+}
+
+func TestTrace(t *testing.T) {
+	l := newLab(t)
+	path := `RESULT: 198\.18\.3\.2 reached in 3 hops: 198\.18\.1\.1 \(r1\) -> 198\.18\.2\.2 \(r2\) -> 198\.18\.3\.2 \(server\)\.`
+	for _, proto := range []string{"icmp", "udp", "tcp"} {
+		t.Run(proto+"-clean", func(t *testing.T) {
+			rules(t, l)
+			code, out := run(t, l, "trace", "", proto)
+			if code != 0 {
+				t.Errorf("exit %d, want 0", code)
+			}
+			mustMatch(t, out, path)
+			mustMatch(t, out, `nothing on the path rewrote the probes`)
+		})
+		t.Run(proto+"-tos", func(t *testing.T) {
+			// the fault node sits between r1 and r2: the rewrite shows first in r2's quote
+			rules(t, l, "tos 0x28 dir=to-server")
+			code, out := run(t, l, "trace", "", proto)
+			if code != 0 {
+				t.Errorf("exit %d, want 0", code)
+			}
+			mustMatch(t, out, path)
+			mustMatch(t, out, `(?m)^  2 +198\.18\.2\.2 \(r2\) .*tos 0x00→0x28`)
+			mustNotMatch(t, out, `(?m)^  1 +198\.18\.1\.1 \(r1\) .*tos`)
+			mustMatch(t, out, `RESULT: tos rewritten between hop 1, 198\.18\.1\.1 \(r1\), and hop 2, 198\.18\.2\.2 \(r2\)\.`)
+		})
+	}
+	t.Run("ipv6", func(t *testing.T) {
+		rules(t, l)
+		code, out := run(t, l, "trace", "2001:db8:3::2", "udp")
+		if code != 0 {
+			t.Errorf("exit %d, want 0", code)
+		}
+		mustMatch(t, out, `RESULT: 2001:db8:3::2 reached in 3 hops: 2001:db8:1::1 \(r1\) -> 2001:db8:2::2 -> 2001:db8:3::2 \(server\)\.`)
+	})
+	t.Run("usage", func(t *testing.T) {
+		code, out := run(t, l, "trace", "", "sctp")
+		if code != 2 || !strings.Contains(out, "PROTO sctp is not one of icmp, udp, tcp") {
+			t.Errorf("exit %d, want 2 and a message about PROTO", code)
+		}
+	})
+}
+
+func TestTcping(t *testing.T) {
+	l := newLab(t)
+	var ln net.Listener
+	if err := l.InNode("server", func() (err error) {
+		ln, err = net.Listen("tcp4", "198.18.3.2:8080")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+
+	code, out := run(t, l, "tcping", "198.18.3.2", "8080", "3", "0.1")
+	if code != 0 {
+		t.Errorf("open port: exit %d, want 0", code)
+	}
+	mustMatch(t, out, `(?m)^seq=1 from 198\.18\.3\.2 port 8080: open \(SA\) sport=\d+`)
+	mustMatch(t, out, `3 probes, 3 open, 0 closed, 0 without answer`)
+	// a fresh source port per probe
+	ports := regexp.MustCompile(`sport=(\d+)`).FindAllStringSubmatch(out, -1)
+	if len(ports) != 3 || ports[0][1] == ports[1][1] || ports[1][1] == ports[2][1] || ports[0][1] == ports[2][1] {
+		t.Errorf("source ports %v, want three different ones", ports)
+	}
+
+	code, out = run(t, l, "tcping", "198.18.3.2", "8081", "2", "0.1")
+	if code != 0 {
+		t.Errorf("closed port: exit %d, want 0 (answered)", code)
+	}
+	mustMatch(t, out, `(?m)^seq=1 from 198\.18\.3\.2 port 8081: closed \(RA?\)`)
+	mustMatch(t, out, `2 probes, 0 open, 2 closed, 0 without answer`)
+
+	rules(t, l, "drop proto=tcp")
+	code, out = run(t, l, "tcping", "198.18.3.2", "8080", "1")
+	if code != 1 {
+		t.Errorf("filtered port: exit %d, want 1", code)
+	}
+	mustMatch(t, out, `1 probes, 0 open, 0 closed, 1 without answer`)
+
+	code, out = run(t, l, "tcping", "198.18.3.2", "70000")
+	if code != 2 || !strings.Contains(out, "out of range") {
+		t.Errorf("exit %d, want 2 and a message about the port", code)
 	}
 }
