@@ -268,7 +268,7 @@ func TestTrace(t *testing.T) {
 		if code != 0 {
 			t.Errorf("exit %d, want 0", code)
 		}
-		mustMatch(t, out, `RESULT: 2001:db8:3::2 reached in 3 hops: 2001:db8:1::1 \(r1\) -> 2001:db8:2::2 -> 2001:db8:3::2 \(server\)\.`)
+		mustMatch(t, out, `RESULT: 2001:db8:3::2 reached in 3 hops: 2001:db8:1::1 \(r1\) -> 2001:db8:2::2 \(r2\) -> 2001:db8:3::2 \(server\)\.`)
 	})
 	t.Run("usage", func(t *testing.T) {
 		code, out := run(t, l, "trace", "", "sctp")
