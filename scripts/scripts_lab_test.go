@@ -329,3 +329,27 @@ func TestTcping(t *testing.T) {
 		t.Errorf("exit %d, want 2 and a message about the port", code)
 	}
 }
+
+func TestICMPLab(t *testing.T) {
+	l := newLab(t)
+	code, out := run(t, l, "icmp-lab")
+	if code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	for _, re := range []string{
+		`(?m)^ +\d+  Echo reply .* echo-reply +198\.18\.3\.2 \(server\)$`,
+		`(?m)^ +\d+  Time exceeded .* time-exceeded +198\.18\.1\.1 \(r1\)$`,
+		`(?m)^ +\d+  Port unreachable .* port-unreachable +198\.18\.3\.2 \(server\)$`,
+		`(?m)^ +\d+  Protocol unreachable .* protocol-unreachable +198\.18\.3\.2 \(server\)$`,
+		`(?m)^ +\d+  Fragmentation needed .* frag-needed +198\.18\.2\.2 \(r2\)$`,
+		`(?m)^ +\d+  Network unreachable .* net-unreachable +198\.18\.1\.1 \(r1\)$`,
+		`(?m)^ +\d+  Parameter problem .* param-problem +198\.18\.1\.1 \(r1\)$`,
+		`(?m)^ +\d+  Host unreachable .* host-unreachable +198\.18\.2\.2 \(r2\)$`,
+		`(?m)^ +\d+  IPv6: packet too big .* packet-too-big +2001:db8:2::2 \(r2\)$`,
+		`mtu: +1400 `,
+		`pointer: +21 `,
+		`RESULT: 11 of 11 messages provoked`,
+	} {
+		mustMatch(t, out, re)
+	}
+}
