@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync"
 
 	lua "github.com/yuin/gopher-lua"
 	"golang.org/x/net/icmp"
@@ -263,7 +264,7 @@ func (in *Interp) getField(L *lua.LState, p *Pkt, layer, k string) (lua.LValue, 
 			for _, o := range h.Options {
 				if rr, ok := o.(*packet.RecordRoute); ok {
 					t := L.NewTable()
-					for _, a := range recordedRoute(rr) {
+					for _, a := range rr.Route {
 						t.Append(lua.LString(a.String()))
 					}
 					return t, nil
@@ -736,11 +737,6 @@ func addrValue(a netip.Addr) lua.LValue {
 	return lua.LString(a.String())
 }
 
-// recordedRoute returns the addresses a record-route option holds.
-func recordedRoute(rr *packet.RecordRoute) []netip.Addr {
-	return rr.Route
-}
-
 // tsTable lists a timestamp option's recorded entries as {addr=, ms=}.
 func tsTable(L *lua.LState, ts *packet.Timestamp) *lua.LTable {
 	t := L.NewTable()
@@ -789,8 +785,9 @@ func mplsTable(L *lua.LState, q *packet.Packet) lua.LValue {
 }
 
 // icmpNames maps ICMP message names to type and code, built from
-// packet.ICMPTypeName so both directions use one spelling.
-var icmpNames = func() [2]map[string][2]uint8 {
+// packet.ICMPTypeName so both directions use one spelling. It is built on
+// first use, not when any echolot command starts.
+var icmpNames = sync.OnceValue(func() [2]map[string][2]uint8 {
 	var m [2]map[string][2]uint8
 	for f := range 2 {
 		m[f] = map[string][2]uint8{}
@@ -808,14 +805,14 @@ var icmpNames = func() [2]map[string][2]uint8 {
 		}
 	}
 	return m
-}()
+})
 
 func icmpTypeByName(v6 bool, name string) (uint8, uint8, bool) {
 	f := 0
 	if v6 {
 		f = 1
 	}
-	tc, ok := icmpNames[f][name]
+	tc, ok := icmpNames()[f][name]
 	return tc[0], tc[1], ok
 }
 
@@ -825,7 +822,7 @@ func icmpTypeNames(v6 bool) []string {
 		f = 1
 	}
 	var s []string
-	for n := range icmpNames[f] {
+	for n := range icmpNames()[f] {
 		s = append(s, n)
 	}
 	sort.Strings(s)

@@ -59,9 +59,6 @@ type Interp struct {
 	closed bool
 }
 
-// exitSignal is the error value exit(n) raises.
-type exitSignal struct{ code int }
-
 // New makes an interpreter with the API and the sandbox in place.
 func New(o Options) (*Interp, error) {
 	if o.Stdout == nil {

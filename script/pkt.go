@@ -93,7 +93,9 @@ func (p *Pkt) clone() *Pkt {
 	return &c
 }
 
-// layerOrder gives the stacking rank of what a packet holds at its top.
+// top and bottom give the stacking rank (1 network, 2 transport, 3
+// payload) of a packet's highest and lowest layer; "/" needs the left
+// operand's top below the right operand's bottom.
 func (p *Pkt) top() int {
 	switch {
 	case p.HasPayload:

@@ -39,18 +39,18 @@ func labRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	script, scriptArgs := fs.Arg(0), fs.Args()[1:]
 	var path, msg string
-	if _, shipped := shippedScript(script); strings.HasSuffix(script, ".lua") || (shipped && !fileExists(script)) {
+	exists := fileExists(script)
+	_, shipped := shippedScript(script)
+	if strings.HasSuffix(script, ".lua") || (shipped && !exists) {
 		// A Lua script, the user's or a shipped one: echolot runs it.
+		if !exists && !shipped {
+			return usageErr(stderr, "run", "%s: no such file, and no shipped script of that name (echolot scripts)", script)
+		}
 		self, err := os.Executable()
 		if err != nil {
 			return usageErr(stderr, "run", "cannot find the echolot executable to run %s: %v", script, err)
 		}
-		if strings.HasSuffix(script, ".lua") && !fileExists(script) {
-			if _, ok := shippedScript(script); !ok {
-				return usageErr(stderr, "run", "%s: no such file, and no shipped script of that name (echolot scripts)", script)
-			}
-		}
-		if fileExists(script) {
+		if exists {
 			if abs, err := filepath.Abs(script); err == nil {
 				script = abs
 			}
