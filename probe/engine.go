@@ -47,7 +47,7 @@ type Engine struct {
 	tail        uint64 // oldest probe number that may still be outstanding
 	acked       uint64 // highest probe number answered
 	st          Stats
-	rtt         rttAcc
+	rtt         RTTAccumulator
 	txs         [txRing]txStamp
 	lastSendNs  int64
 	fatal       error
@@ -539,7 +539,7 @@ func (e *Engine) Stats() Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s := e.st.clone()
-	s.RTT = e.rtt.stats()
+	s.RTT = e.rtt.Stats()
 	s.TapDropped = int64(e.opts.Tap.Dropped())
 	if s.StopReason == "" && !s.Start.IsZero() {
 		s.Elapsed = time.Duration(e.lastSendNs - s.Start.UnixNano())

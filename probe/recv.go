@@ -393,7 +393,7 @@ func (e *Engine) match(rs *rxState, ans *packet.Packet, meta *rxMeta) {
 			e.countError(res.Answer)
 		default:
 			e.st.Received++
-			e.rtt.add(res.RTT)
+			e.rtt.Add(res.RTT)
 			res.Kind = KindReply
 			if dmg != nil {
 				res.Kind = KindDamaged
@@ -404,7 +404,7 @@ func (e *Engine) match(rs *rxState, ans *packet.Packet, meta *rxMeta) {
 		res.Kind = KindDuplicate
 		e.st.Duplicates++
 		if !mt.Error {
-			e.rtt.add(res.RTT)
+			e.rtt.Add(res.RTT)
 		}
 		if dmg != nil {
 			e.st.Damaged++

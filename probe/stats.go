@@ -196,14 +196,18 @@ func llsqrt(a int64) int64 {
 	return x
 }
 
-// rttAcc accumulates RTTs.
-type rttAcc struct {
+// RTTAccumulator accumulates RTTs into an RTTStats: the engine's own, and
+// for callers that decide themselves which answers count (echolot ping
+// --udp, where a port unreachable from the destination is the answer).
+// The zero value is ready to use; memory is fixed (the histogram).
+type RTTAccumulator struct {
 	s    RTTStats
 	ew8  int64 // ns × 8
 	hist hist
 }
 
-func (a *rttAcc) add(d time.Duration) {
+// Add counts one round-trip time.
+func (a *RTTAccumulator) Add(d time.Duration) {
 	ns := max(int64(d), 0)
 	s := &a.s
 	if s.N == 0 || ns < int64(s.Min) {
@@ -238,8 +242,8 @@ func (a *rttAcc) add(d time.Duration) {
 	a.hist.add(uint64(ns))
 }
 
-// stats returns the summary with the derived figures filled in.
-func (a *rttAcc) stats() RTTStats {
+// Stats returns the summary with the derived figures filled in.
+func (a *RTTAccumulator) Stats() RTTStats {
 	s := a.s
 	if s.N == 0 {
 		return s

@@ -13,11 +13,11 @@ import (
 // ping_print_statistics), worked out by hand for a small set: RTTs of 100,
 // 200 and 400 µs, the last one twice (a duplicate, which ping includes).
 func TestIPutilsFormulas(t *testing.T) {
-	var a rttAcc
+	var a RTTAccumulator
 	for _, us := range []int64{100, 200, 400, 400} {
-		a.add(time.Duration(us) * time.Microsecond)
+		a.Add(time.Duration(us) * time.Microsecond)
 	}
-	s := a.stats()
+	s := a.Stats()
 	// tsum = 1100, n = 4, tsum2 = 10000+40000+160000+160000 = 370000.
 	// avg = 1100/4 = 275; tmvar = (370000 − 1100²/4)/4 = (370000 − 302500)/4 = 16875;
 	// mdev = llsqrt(16875) = 129 (129² = 16641, 130² = 16900).
@@ -57,16 +57,16 @@ func TestLlsqrt(t *testing.T) {
 // TestPercentiles compares the histogram's quantiles with exact ones over
 // a million skewed samples: within 1/128 relative, as documented.
 func TestPercentiles(t *testing.T) {
-	var a rttAcc
+	var a RTTAccumulator
 	r := rand.New(rand.NewPCG(1, 2))
 	vals := make([]int64, 0, 1000000)
 	for range 1000000 {
 		v := int64(20000 + r.ExpFloat64()*50000) // 20 µs + exp(50 µs)
 		vals = append(vals, v)
-		a.add(time.Duration(v))
+		a.Add(time.Duration(v))
 	}
 	slices.Sort(vals)
-	s := a.stats()
+	s := a.Stats()
 	for _, c := range []struct {
 		q   float64
 		got time.Duration
@@ -88,11 +88,11 @@ func TestPercentiles(t *testing.T) {
 
 func TestLossAndSummary(t *testing.T) {
 	s := Stats{Transmitted: 3, Received: 2, Duplicates: 1, Errors: 1, Elapsed: 2004 * time.Millisecond}
-	var a rttAcc
-	a.add(41 * time.Microsecond)
-	a.add(61 * time.Microsecond)
-	a.add(31 * time.Microsecond)
-	s.RTT = a.stats()
+	var a RTTAccumulator
+	a.Add(41 * time.Microsecond)
+	a.Add(61 * time.Microsecond)
+	a.Add(31 * time.Microsecond)
+	s.RTT = a.Stats()
 	if l := s.Loss(); math.Abs(l-100.0/3) > 1e-9 {
 		t.Errorf("loss %v", l)
 	}

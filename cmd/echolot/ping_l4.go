@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
-	"slices"
 	"time"
 
 	"github.com/echolot/echolot/probe"
@@ -98,60 +96,12 @@ func (p *pinger) l4Result(r *probe.Result) {
 
 // pingOwnStats are the counters echolot ping keeps itself for --udp,
 // where a port unreachable from the destination is the answer "closed":
-// the engine counts it as an error, ping's summary as received. RTT
-// figures use iputils' arithmetic (whole microseconds).
+// the engine counts it as an error, ping's summary as received. The RTTs
+// go through the engine's own accumulator, so the figures use the same
+// iputils arithmetic and histogram percentiles as every other mode.
 type pingOwnStats struct {
-	closed               int64
-	n, sum, minUs, maxUs int64
-	sum2                 float64
-	ewma8                int64
-	rtts                 []time.Duration
-}
-
-func (o *pingOwnStats) add(d time.Duration) {
-	us := max(d.Microseconds(), 0)
-	if o.n == 0 || us < o.minUs {
-		o.minUs = us
-	}
-	o.maxUs = max(o.maxUs, us)
-	o.n++
-	o.sum += us
-	o.sum2 += float64(us) * float64(us)
-	if o.ewma8 == 0 {
-		o.ewma8 = us * 8
-	} else {
-		o.ewma8 += us - o.ewma8/8
-	}
-	if len(o.rtts) < 1<<20 {
-		o.rtts = append(o.rtts, d)
-	}
-}
-
-// figures are ping's min/avg/max/mdev/ewma (finish() in ping_common.c).
-func (o *pingOwnStats) figures() probe.IPutilsRTT {
-	if o.n == 0 {
-		return probe.IPutilsRTT{}
-	}
-	avg := o.sum / o.n
-	var v int64
-	if o.sum < math.MaxInt32 {
-		v = int64((o.sum2 - float64((o.sum*o.sum)/o.n)) / float64(o.n))
-	} else {
-		v = int64(o.sum2/float64(o.n) - float64(avg*avg))
-	}
-	return probe.IPutilsRTT{Min: o.minUs, Avg: avg, Max: o.maxUs, Mdev: isqrt(v), EWMA: o.ewma8 / 8}
-}
-
-// isqrt is iputils' llsqrt (Newton's method on integers).
-func isqrt(a int64) int64 {
-	prev, x := int64(math.MaxInt64), a
-	if x > 0 {
-		for x < prev {
-			prev = x
-			x = (x + a/x) / 2
-		}
-	}
-	return x
+	closed int64
+	rtt    probe.RTTAccumulator
 }
 
 // countOwn accumulates the --udp answers.
@@ -165,10 +115,10 @@ func (p *pinger) countOwn(r *probe.Result) {
 			p.own.closed++
 		}
 		if r.Kind != probe.KindLate {
-			p.own.add(r.RTT)
+			p.own.rtt.Add(r.RTT)
 		}
 	case r.Kind == probe.KindReply || r.Kind == probe.KindDamaged || r.Kind == probe.KindDuplicate:
-		p.own.add(r.RTT)
+		p.own.rtt.Add(r.RTT)
 	}
 }
 
@@ -182,24 +132,21 @@ func (p *pinger) adjust(s *probe.Stats) {
 
 // rtt returns the RTT figures and how many RTTs they cover.
 func (p *pinger) rtt(s *probe.Stats) (probe.IPutilsRTT, int64) {
-	if p.mode == modeUDP {
-		return p.own.figures(), p.own.n
-	}
-	return s.RTT.IPutils(), s.RTT.N
+	r := p.rttStats(s)
+	return r.IPutils(), r.N
 }
 
 // percentiles returns the 50th, 90th and 99th percentile RTTs.
 func (p *pinger) percentiles(s *probe.Stats) (p50, p90, p99 time.Duration) {
-	if p.mode != modeUDP {
-		return s.RTT.P50, s.RTT.P90, s.RTT.P99
+	r := p.rttStats(s)
+	return r.P50, r.P90, r.P99
+}
+
+// rttStats are the RTTs the summary reports: ping's own for --udp, the
+// engine's otherwise.
+func (p *pinger) rttStats(s *probe.Stats) probe.RTTStats {
+	if p.mode == modeUDP {
+		return p.own.rtt.Stats()
 	}
-	r := slices.Clone(p.own.rtts)
-	slices.Sort(r)
-	at := func(q float64) time.Duration {
-		if len(r) == 0 {
-			return 0
-		}
-		return r[min(len(r)-1, int(math.Ceil(q*float64(len(r))))-1)]
-	}
-	return at(0.5), at(0.9), at(0.99)
+	return s.RTT
 }
