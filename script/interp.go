@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,8 +42,9 @@ type Options struct {
 
 // Interp is one Lua state with echolot's API. It is not safe for
 // concurrent use: one goroutine runs scripts and evaluates REPL input.
-// Sending functions open their sockets in the network namespace of the
-// calling thread.
+// Sending functions open their sockets, and look up the source address
+// towards each destination once, in the network namespace of the calling
+// thread: use an interpreter in one namespace.
 type Interp struct {
 	L    *lua.LState
 	opts Options
@@ -54,8 +56,9 @@ type Interp struct {
 	exitCode int
 	exited   bool
 
-	cap    *capture // capture(path), nil when off
-	tx     *txState // send's sockets, opened on first use
+	cap    *capture                  // capture(path), nil when off
+	tx     *txState                  // send's sockets, opened on first use
+	srcs   map[netip.Addr]netip.Addr // source address per destination
 	closed bool
 }
 

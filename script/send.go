@@ -273,7 +273,7 @@ func (in *Interp) exchangeRound(ctx context.Context, ps []*Pkt, idx []int, o sen
 		}
 		groups[k] = append(groups[k], i)
 	}
-	srcs, err := sourcesFor(ps, idx)
+	srcs, err := in.sourcesFor(ps, idx)
 	if err != nil {
 		return err
 	}
@@ -407,25 +407,37 @@ func fillFromEngine(p *packet.Packet, u *Pkt, src netip.Addr) {
 	}
 }
 
-// sourcesFor finds the source address this host uses towards each
-// destination of the packets at idx that have none, in the calling
-// thread's network namespace.
-func sourcesFor(ps []*Pkt, idx []int) (map[netip.Addr]netip.Addr, error) {
+// sourceFor returns the source address this host uses towards dst, as
+// the routing table of the calling thread's network namespace says,
+// asked once per destination for the interpreter's life (send and sr
+// alike), not on every call.
+func (in *Interp) sourceFor(dst netip.Addr) (netip.Addr, error) {
+	if s, ok := in.srcs[dst]; ok {
+		return s, nil
+	}
+	s, err := localAddr(dst)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if in.srcs == nil {
+		in.srcs = map[netip.Addr]netip.Addr{}
+	}
+	in.srcs[dst] = s
+	return s, nil
+}
+
+// sourcesFor finds the source addresses for the packets at idx that have
+// none.
+func (in *Interp) sourcesFor(ps []*Pkt, idx []int) (map[netip.Addr]netip.Addr, error) {
 	m := map[netip.Addr]netip.Addr{}
 	for _, i := range idx {
-		p := ps[i]
-		if p.P.Src().IsValid() {
-			continue
+		if p := ps[i]; !p.P.Src().IsValid() {
+			s, err := in.sourceFor(p.P.Dst())
+			if err != nil {
+				return nil, err
+			}
+			m[p.P.Dst()] = s
 		}
-		d := p.P.Dst()
-		if _, ok := m[d]; ok {
-			continue
-		}
-		s, err := localAddr(d)
-		if err != nil {
-			return nil, err
-		}
-		m[d] = s
 	}
 	return m, nil
 }
@@ -444,7 +456,6 @@ func localAddr(dst netip.Addr) (netip.Addr, error) {
 // txState holds send's raw sockets and the identifiers it fills in.
 type txState struct {
 	conns map[sock.Family]*sock.Conn
-	srcs  map[netip.Addr]netip.Addr
 	id    uint16 // ICMP identifier of send's echo requests
 	seq   uint16
 	port  uint16
@@ -470,7 +481,7 @@ func (in *Interp) send(ctx context.Context, ps []*Pkt, o sendOpts) (int, error) 
 		}
 	}
 	if in.tx == nil {
-		in.tx = &txState{conns: map[sock.Family]*sock.Conn{}, srcs: map[netip.Addr]netip.Addr{},
+		in.tx = &txState{conns: map[sock.Family]*sock.Conn{},
 			id: uint16(rand.IntN(0xfff0) + 1), port: uint16(33000 + rand.IntN(20000))}
 	}
 	t := in.tx
@@ -509,7 +520,7 @@ func (in *Interp) send(ctx context.Context, ps []*Pkt, o sendOpts) (int, error) 
 				t.conns[f] = conn
 			}
 			q = p.P
-			if err := t.fill(&q, p); err != nil {
+			if err := in.fillSend(&q, p); err != nil {
 				return sent, fmt.Errorf("send: %w", err)
 			}
 			var err error
@@ -517,32 +528,29 @@ func (in *Interp) send(ctx context.Context, ps []*Pkt, o sendOpts) (int, error) 
 			if err != nil {
 				return sent, fmt.Errorf("send: %w", err)
 			}
-			now := time.Now()
+			if in.cap != nil {
+				// Tapped before the send, as the engine does, so the file
+				// stays in time order.
+				in.cap.sent(time.Now(), t.buf, &q, p.Pattern)
+			}
 			if _, err := conn.Send(t.buf, netip.AddrPortFrom(q.Dst(), 0), nil); err != nil {
 				return sent, fmt.Errorf("send: %s: %w", q.Summary(), err)
 			}
 			sent++
-			if in.cap != nil {
-				in.cap.sent(now, t.buf, &q, p.Pattern)
-			}
 		}
 	}
 	return sent, nil
 }
 
-// fill sets what send fills in: source address (the checksums of UDP,
-// TCP and ICMPv6 cover it), ICMP identifier and sequence number, source
-// port.
-func (t *txState) fill(q *packet.Packet, p *Pkt) error {
+// fillSend sets what send fills in: source address (the checksums of
+// UDP, TCP and ICMPv6 cover it), ICMP identifier and sequence number,
+// source port.
+func (in *Interp) fillSend(q *packet.Packet, p *Pkt) error {
+	t := in.tx
 	if !q.Src().IsValid() {
-		d := q.Dst()
-		s, ok := t.srcs[d]
-		if !ok {
-			var err error
-			if s, err = localAddr(d); err != nil {
-				return err
-			}
-			t.srcs[d] = s
+		s, err := in.sourceFor(q.Dst())
+		if err != nil {
+			return err
 		}
 		if q.Version == 6 {
 			q.IPv6.Src = s
