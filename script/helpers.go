@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -51,6 +52,7 @@ func (in *Interp) registerHelpers() {
 		out(L.Get(-1).String())
 		return 0
 	}))
+	L.SetGlobal("printtable", L.NewFunction(func(L *lua.LState) int { return printTable(L, out) }))
 	L.SetGlobal("pp", L.NewFunction(func(L *lua.LState) int {
 		for i := 1; i <= L.GetTop(); i++ {
 			out(in.format(L.Get(i)) + "\n")
@@ -147,9 +149,31 @@ func (in *Interp) registerHelpers() {
 // registerLab sets the global lab from the environment echolot lab run
 // gives a script (ECHOLOT_LAB, ECHOLOT_<NODE>_IP4, ECHOLOT_<NODE>_IP6):
 // lab.name and per node lab.server.ip4, lab.server.ip6, …; nil outside a
-// lab.
+// lab. nodename(addr) and whois(addr) name the node an address belongs
+// to.
 func (in *Interp) registerLab() {
 	L := in.L
+	nodes := map[string]string{} // primary address → node
+	L.SetGlobal("nodename", L.NewFunction(func(L *lua.LState) int {
+		if n, ok := nodes[L.OptString(1, "")]; ok {
+			L.Push(lua.LString(n))
+		} else {
+			L.Push(lua.LNil)
+		}
+		return 1
+	}))
+	L.SetGlobal("whois", L.NewFunction(func(L *lua.LState) int {
+		if L.Get(1) == lua.LNil {
+			L.Push(lua.LString("?"))
+			return 1
+		}
+		a := L.CheckString(1)
+		if n, ok := nodes[a]; ok {
+			a += " (" + n + ")"
+		}
+		L.Push(lua.LString(a))
+		return 1
+	}))
 	name := os.Getenv("ECHOLOT_LAB")
 	if name == "" {
 		return
@@ -168,8 +192,57 @@ func (in *Interp) registerLab() {
 			t.RawSetString(node, n)
 		}
 		n.RawSetString(strings.ToLower(k[len(k)-3:]), lua.LString(v))
+		nodes[v] = node
 	}
 	L.SetGlobal("lab", t)
+}
+
+// printTable is printtable(head, rows): a header and rows in columns as
+// wide as their widest cell, two spaces apart and indented by two, with
+// no trailing spaces; nil cells print empty.
+func printTable(L *lua.LState, out func(string)) int {
+	head, ok := L.Get(1).(*lua.LTable)
+	rows, ok2 := L.Get(2).(*lua.LTable)
+	if !ok || !ok2 {
+		L.RaiseError("printtable: give a header and a list of rows, e.g. printtable({\"HOP\", \"ADDRESS\"}, {{1, \"198.18.1.1\"}})")
+	}
+	cell := func(r *lua.LTable, i int) string {
+		v := r.RawGetInt(i)
+		if v == lua.LNil {
+			return ""
+		}
+		return L.ToStringMeta(v).String()
+	}
+	all := []*lua.LTable{head}
+	for i := 1; i <= rows.Len(); i++ {
+		r, ok := rows.RawGetInt(i).(*lua.LTable)
+		if !ok {
+			L.RaiseError("printtable: row %d is %s, want a list of cells", i, describe(rows.RawGetInt(i)))
+		}
+		all = append(all, r)
+	}
+	cols := head.Len()
+	w := make([]int, cols+1)
+	for _, r := range all {
+		for i := 1; i <= cols; i++ {
+			w[i] = max(w[i], utf8.RuneCountInString(cell(r, i)))
+		}
+	}
+	var b strings.Builder
+	for _, r := range all {
+		var line strings.Builder
+		line.WriteString("  ")
+		for i := 1; i <= cols; i++ {
+			c := cell(r, i)
+			line.WriteString(c)
+			if i < cols {
+				line.WriteString(strings.Repeat(" ", w[i]-utf8.RuneCountInString(c)) + "  ")
+			}
+		}
+		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
+	}
+	out(b.String())
+	return 0
 }
 
 // statsTable summarises xs: n, min, avg, max, mdev (ping's: the standard

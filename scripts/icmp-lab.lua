@@ -30,20 +30,6 @@ if string.find(host, ":", 1, true) then usage("give the IPv4 address; the IPv6 s
 local dst, err = resolve(host)
 if not dst then usage(err) end
 
-local function name_of(a)
-  if lab and a then
-    for k, v in pairs(lab) do
-      if type(v) == "table" and (v.ip4 == a or v.ip6 == a) then return k end
-    end
-  end
-  return nil
-end
-local function who(a)
-  if not a then return "?" end
-  local n = name_of(a)
-  return n and (a .. " (" .. n .. ")") or a
-end
-
 -- an address in the destination's /24 that nobody has, and one in a
 -- network no router knows
 local a1, a2, a3 = string.match(dst, "^(%d+)%.(%d+)%.(%d+)%.%d+$")
@@ -90,7 +76,7 @@ if lab and lab.server and lab.server.ip6 then
     text={"The same as in IPv4, with type 1 (destination unreachable) and code 4."}}
 end
 
-printf("ICMP LAB towards %s: %d messages to provoke\n", who(dst), #steps)
+printf("ICMP LAB towards %s: %d messages to provoke\n", whois(dst), #steps)
 local got, rows = 0, {}
 for i, s in ipairs(steps) do
   print()
@@ -103,7 +89,7 @@ for i, s in ipairs(steps) do
   else
     got = got + 1
     local ic = a.packet and (a.packet.icmp or a.packet.icmp6)
-    printf("   answer:   %s from %s, type %s code %s, rtt %.3f ms\n", a.kind, who(a.from),
+    printf("   answer:   %s from %s, type %s code %s, rtt %.3f ms\n", a.kind, whois(a.from),
       ic and ic.type or "?", ic and ic.code or "?", a.rtt)
     if a.mtu then printf("   mtu:      %d (the next link's MTU, from the message)\n", a.mtu) end
     if ic and ic.pointer then printf("   pointer:  %d (offset of the offending octet in the quoted header)\n", ic.pointer) end
@@ -114,7 +100,7 @@ for i, s in ipairs(steps) do
       table.sort(ch)
       if #ch > 0 then printf("   changed:  %s (quote against what was sent)\n", table.concat(ch, "; ")) end
     end
-    rows[#rows + 1] = {i, s.title, a.kind, who(a.from)}
+    rows[#rows + 1] = {i, s.title, a.kind, whois(a.from)}
   end
   for _, l in ipairs(s.text) do print("   " .. l) end
 end

@@ -47,38 +47,6 @@ if not count or count ~= math.floor(count) or count < 1 or count > 20 then
   usage("COUNT " .. tostring(arg[3]) .. " is out of range, the limit is 1-20")
 end
 
--- node names of the lab, for the report
-local function name_of(a)
-  if lab and a then
-    for k, v in pairs(lab) do
-      if type(v) == "table" and (v.ip4 == a or v.ip6 == a) then return k end
-    end
-  end
-  return nil
-end
-
--- prints rows under a header, every column as wide as its widest cell
-local function print_table(head, rows)
-  local w = {}
-  for i, h in ipairs(head) do w[i] = #h end
-  for _, r in ipairs(rows) do
-    for i = 1, #head do
-      local c = tostring(r[i] or "")
-      if #c > w[i] then w[i] = #c end
-    end
-  end
-  local function line(r)
-    local out = {}
-    for i = 1, #head do
-      local c = tostring(r[i] or "")
-      out[i] = i == #head and c or c .. string.rep(" ", w[i] - #c)
-    end
-    print("  " .. table.concat(out, "  "))
-  end
-  line(head)
-  for _, r in ipairs(rows) do line(r) end
-end
-
 local function hexbytes(s, max)
   local t = {}
   for i = 1, math.min(#s, max or #s) do t[#t + 1] = string.format("%02x", string.byte(s, i)) end
@@ -93,8 +61,7 @@ local function echo(payload)
   return ip{dst=dst} / icmp{} / raw(payload)
 end
 
-printf("PATTERNS %s%s: payload sizes %s, %d probe(s) per pattern and size\n", dst,
-  name_of(dst) and " (" .. name_of(dst) .. ")" or "", table.concat(sizes, ", "), count)
+printf("PATTERNS %s: payload sizes %s, %d probe(s) per pattern and size\n", whois(dst), table.concat(sizes, ", "), count)
 
 -- Is the target there at all? A fault that drops everything is not data-dependent.
 local first = sr1(echo(pattern.random(56, 1)), {timeout=1, retries=2})
@@ -198,7 +165,7 @@ end
 for _, row in ipairs(rows) do
   for si = 1, #sizes do row[si + 1] = row[si + 1] or "-" end
 end
-print_table(head, rows)
+printtable(head, rows)
 
 -- The byte fills: a summary line per size, with the failing values named.
 print()
@@ -295,7 +262,7 @@ if #failing > 0 then
     frows[#frows + 1] = {f.r.name, f.size .. " B", verdict(f.r), hexbytes(f.r.bytes, 8),
       f.r.dmg and f.r.dmg.text or (f.r.lost == f.r.sent and "no reply at all" or "some replies missing")}
   end
-  print_table({"PATTERN", "SIZE", "RESULT", "FIRST BYTES", "DETAIL"}, frows)
+  printtable({"PATTERN", "SIZE", "RESULT", "FIRST BYTES", "DETAIL"}, frows)
 
   -- narrow each lost content once, at its smallest failing size
   local done = {}
@@ -344,7 +311,7 @@ if #offsets > 0 then
     if e.fall == 0 then how = "only 0->1 (stuck at 1?)" elseif e.rise == 0 then how = "only 1->0 (stuck at 0?)" end
     drows[#drows + 1] = {off, e.n, "0x" .. bit.tohex(e.bits, 2), how, e.example, e.npat}
   end
-  print_table({"OFFSET", "REPLIES", "BITS", "CHANGED", "E.G. SENT->GOT", "PATTERNS"}, drows)
+  printtable({"OFFSET", "REPLIES", "BITS", "CHANGED", "E.G. SENT->GOT", "PATTERNS"}, drows)
   local list = {}
   for i, off in ipairs(offsets) do
     if i > 8 then list[#list + 1] = "..." break end

@@ -43,40 +43,7 @@ if not max or max ~= math.floor(max) or max < floor_size or max > 65000 then
   usage(string.format("MAX %s is out of range, the limit is %d-65000 bytes", tostring(arg[2]), floor_size))
 end
 
-local function name_of(a)
-  if lab and a then
-    for k, v in pairs(lab) do
-      if type(v) == "table" and (v.ip4 == a or v.ip6 == a) then return k end
-    end
-  end
-  return nil
-end
-local function addr(a)
-  if not a then return "-" end
-  local n = name_of(a)
-  return n and (a .. " (" .. n .. ")") or a
-end
-
-local function print_table(head, rows)
-  local w = {}
-  for i, h in ipairs(head) do w[i] = #h end
-  for _, r in ipairs(rows) do
-    for i = 1, #head do
-      local c = tostring(r[i] or "")
-      if #c > w[i] then w[i] = #c end
-    end
-  end
-  local function line(r)
-    local out = {}
-    for i = 1, #head do
-      local c = tostring(r[i] or "")
-      out[i] = i == #head and c or c .. string.rep(" ", w[i] - #c)
-    end
-    print("  " .. table.concat(out, "  "))
-  end
-  line(head)
-  for _, r in ipairs(rows) do line(r) end
-end
+local function addr(a) return a and whois(a) or "-" end
 
 -- a DF echo request of size bytes in all
 local function probe(size, ttl)
@@ -96,8 +63,7 @@ local function kernel_mtu()
   return nil
 end
 
-printf("PMTU %s%s: DF probes up to %d bytes (sizes are whole IP datagrams)\n", dst,
-  name_of(dst) and " (" .. name_of(dst) .. ")" or "", max)
+printf("PMTU %s: DF probes up to %d bytes (sizes are whole IP datagrams)\n", whois(dst), max)
 local before = kernel_mtu()
 
 -- Can a small datagram get there at all?
@@ -136,7 +102,7 @@ for _ = 1, 40 do
   if a and too_big[a.kind] and hi > lo then s = hi else s = math.floor((lo + hi + 1) / 2) end
 end
 print()
-print_table({"SIZE", "ANSWER", "FROM", "MTU"}, rows)
+printtable({"SIZE", "ANSWER", "FROM", "MTU"}, rows)
 local pmtu = lo
 
 -- Where is the limit? Probes one byte too big, TTL 1, 2, 3, ...
@@ -163,7 +129,7 @@ if pmtu < max then
       break
     end
   end
-  print_table({"TTL", "ANSWER", "FROM", "MTU"}, hops)
+  printtable({"TTL", "ANSWER", "FROM", "MTU"}, hops)
 end
 local after = kernel_mtu()
 

@@ -37,47 +37,12 @@ if not slots or slots ~= math.floor(slots) or slots < 1 or slots > 9 then
   usage("SLOTS " .. tostring(arg[2]) .. " is out of range, the limit is 1-9 (9 slots fill the 40 option bytes)")
 end
 
-local function name_of(a)
-  if lab and a then
-    for k, v in pairs(lab) do
-      if type(v) == "table" and (v.ip4 == a or v.ip6 == a) then return k end
-    end
-  end
-  return nil
-end
-
-local function print_table(head, rows)
-  local w = {}
-  for i, h in ipairs(head) do w[i] = #h end
-  for _, r in ipairs(rows) do
-    for i = 1, #head do
-      local c = tostring(r[i] or "")
-      if #c > w[i] then w[i] = #c end
-    end
-  end
-  local function line(r)
-    local out = {}
-    for i = 1, #head do
-      local c = tostring(r[i] or "")
-      out[i] = i == #head and c or c .. string.rep(" ", w[i] - #c)
-    end
-    print("  " .. table.concat(out, "  "))
-  end
-  line(head)
-  for _, r in ipairs(rows) do line(r) end
-end
-
 -- The forward hops by TTL, to name the outgoing addresses RR records.
 local hops = {}
 for ttl = 1, 16 do
   local a = sr1(ip{dst=dst, ttl=ttl} / icmp{}, {timeout=1, retries=1})
   if not a or a.kind ~= "time-exceeded" then break end
   hops[ttl] = a.from
-end
-
-local function who(a)
-  local n = name_of(a)
-  return n and (a .. " (" .. n .. ")") or a
 end
 
 -- Sends one probe with opt; returns the reply's recorded route, the
@@ -112,20 +77,19 @@ local function annotate(rr, src, prefilled)
       fwd = fwd + 1
       local h = hops[fwd]
       leg = "out"
-      note = h and string.format("hop %d leaving towards %s (traceroute sees it as %s)", fwd, dst, who(h))
+      note = h and string.format("hop %d leaving towards %s (traceroute sees it as %s)", fwd, dst, whois(h))
         or string.format("hop %d leaving towards %s", fwd, dst)
     elseif x == src and i == #rr then
       leg, note = "back", "this host, on receipt of the reply"
     else
       leg, note = "back", "a router forwarding the reply to us"
     end
-    rows[#rows + 1] = {i, x, name_of(x) or "", leg, note}
+    rows[#rows + 1] = {i, x, nodename(x) or "", leg, note}
   end
   return rows
 end
 
-printf("RR %s%s: ICMP echo with the record route option, %d slots\n", dst,
-  name_of(dst) and " (" .. name_of(dst) .. ")" or "", slots)
+printf("RR %s: ICMP echo with the record route option, %d slots\n", whois(dst), slots)
 local self, opt_self, src = record(opt.rr(slots))
 if not self then
   printf("no reply to an echo request with record route: %s (or a router on the way) drops IPv4 options.\n", dst)
@@ -136,12 +100,12 @@ local kern, opt_kern = record(opt.rr(slots, {prefill=true}))
 print()
 printf("1. Header built by echolot, slots empty (opt.rr(%d)): %d addresses%s\n", slots, #self,
   opt_self and opt_self.full and ", slots FULL" or "")
-print_table({"#", "ADDRESS", "NODE", "LEG", "WHO WROTE IT"}, annotate(self, src, false))
+printtable({"#", "ADDRESS", "NODE", "LEG", "WHO WROTE IT"}, annotate(self, src, false))
 if kern then
   print()
   printf("2. Header as the kernel builds it for ping -R (opt.rr(%d, {prefill=true})): %d addresses%s\n", slots, #kern,
     opt_kern and opt_kern.full and ", slots FULL" or "")
-  print_table({"#", "ADDRESS", "NODE", "LEG", "WHO WROTE IT"}, annotate(kern, src, true))
+  printtable({"#", "ADDRESS", "NODE", "LEG", "WHO WROTE IT"}, annotate(kern, src, true))
 end
 
 -- Overflow: too few slots.
@@ -150,7 +114,7 @@ local few, opt_few = record(opt.rr(small))
 print()
 if few then
   printf("3. Only %d slots (opt.rr(%d)): %d addresses, full=%s\n", small, small, #few, tostring(opt_few and opt_few.full))
-  print_table({"#", "ADDRESS", "NODE", "LEG", "WHO WROTE IT"}, annotate(few, src, false))
+  printtable({"#", "ADDRESS", "NODE", "LEG", "WHO WROTE IT"}, annotate(few, src, false))
   print("   Record route has no overflow counter (the timestamp option has one, see `echolot run ts`):")
   print("   once the slots are full, routers forward the packet unchanged, and the rest of the path")
   print("   is simply missing. 9 slots are the most the 40 option bytes hold: longer round trips")

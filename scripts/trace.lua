@@ -47,40 +47,6 @@ if not maxhops or maxhops ~= math.floor(maxhops) or maxhops < 1 or maxhops > 255
   usage("MAXHOPS " .. tostring(arg[4]) .. " is out of range, the limit is 1-255")
 end
 
-local function name_of(a)
-  if lab and a then
-    for k, v in pairs(lab) do
-      if type(v) == "table" and (v.ip4 == a or v.ip6 == a) then return k end
-    end
-  end
-  return nil
-end
-local function who(a)
-  local n = name_of(a)
-  return n and (a .. " (" .. n .. ")") or a
-end
-
-local function print_table(head, rows)
-  local w = {}
-  for i, h in ipairs(head) do w[i] = #h end
-  for _, r in ipairs(rows) do
-    for i = 1, #head do
-      local c = tostring(r[i] or "")
-      if #c > w[i] then w[i] = #c end
-    end
-  end
-  local function line(r)
-    local out = {}
-    for i = 1, #head do
-      local c = tostring(r[i] or "")
-      out[i] = i == #head and c or c .. string.rep(" ", w[i] - #c)
-    end
-    print("  " .. table.concat(out, "  "))
-  end
-  line(head)
-  for _, r in ipairs(rows) do line(r) end
-end
-
 local next_port = port
 local function probe(ttl)
   local l3 = v6 and ip6{dst=dst, hlim=ttl} or ip{dst=dst, ttl=ttl}
@@ -96,7 +62,7 @@ end
 local final = {["echo-reply"]=true, ["port-unreachable"]=true, ["tcp-open"]=true, ["tcp-closed"]=true}
 local boring = {ttl=true, hlim=true, chksum=true}
 
-printf("TRACE %s%s with %s probes%s, at most %d hops\n", dst, name_of(dst) and " (" .. name_of(dst) .. ")" or "",
+printf("TRACE %s with %s probes%s, at most %d hops\n", whois(dst),
   string.upper(proto), proto == "tcp" and (" to port " .. port) or "", maxhops)
 print()
 
@@ -110,7 +76,7 @@ for ttl = 1, maxhops do
   for _, a in ipairs(answered) do
     if a.from and not seen[a.from] then
       seen[a.from] = true
-      addrs[#addrs + 1] = who(a.from)
+      addrs[#addrs + 1] = whois(a.from)
     end
     rtts[#rtts + 1] = string.format("%.3f ms", a.rtt)
     kinds[a.kind] = true
@@ -146,7 +112,7 @@ for ttl = 1, maxhops do
     table.concat(kind_list, ","), #ch > 0 and table.concat(ch, "; ") or (#answered > 0 and "-" or "")}
   if reached then break end
 end
-print_table({"HOP", "ADDRESS", "RTT 1", "RTT 2", "RTT 3", "ANSWER", "CHANGED ON THE WAY (quote vs sent)"}, rows)
+printtable({"HOP", "ADDRESS", "RTT 1", "RTT 2", "RTT 3", "ANSWER", "CHANGED ON THE WAY (quote vs sent)"}, rows)
 
 -- DSCP and ECN are parts of the TOS octet: name them only when TOS is not named already.
 local shown = {}

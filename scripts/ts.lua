@@ -35,36 +35,6 @@ if string.find(host, ":", 1, true) then usage("the timestamp option is IPv4 only
 local dst, err = resolve(host)
 if not dst then usage(err) end
 
-local function name_of(a)
-  if lab and a then
-    for k, v in pairs(lab) do
-      if type(v) == "table" and (v.ip4 == a or v.ip6 == a) then return k end
-    end
-  end
-  return nil
-end
-
-local function print_table(head, rows)
-  local w = {}
-  for i, h in ipairs(head) do w[i] = #h end
-  for _, r in ipairs(rows) do
-    for i = 1, #head do
-      local c = tostring(r[i] or "")
-      if #c > w[i] then w[i] = #c end
-    end
-  end
-  local function line(r)
-    local out = {}
-    for i = 1, #head do
-      local c = tostring(r[i] or "")
-      out[i] = i == #head and c or c .. string.rep(" ", w[i] - #c)
-    end
-    print("  " .. table.concat(out, "  "))
-  end
-  line(head)
-  for _, r in ipairs(rows) do line(r) end
-end
-
 local function clock(ms)
   local s = math.floor(ms / 1000)
   return string.format("%02d:%02d:%02d.%03d", math.floor(s / 3600), math.floor(s / 60) % 60, s % 60, ms % 1000)
@@ -83,19 +53,19 @@ local function show(title, ts, src)
   local rows, t0 = {}, nil
   for i, e in ipairs(ts) do
     t0 = t0 or e.ms
-    local who = e.addr and (name_of(e.addr) or "") or "(no address in tsonly)"
+    local who = e.addr and (nodename(e.addr) or "") or "(no address in tsonly)"
     if e.addr and e.addr == src then who = who .. " (this host)" end
     rows[#rows + 1] = {i, e.addr or "-", who, clock(e.ms) .. (e.nonstandard and " (non-standard)" or ""),
       string.format("+%d", e.ms - t0)}
   end
-  print_table({"#", "ADDRESS", "NODE", "TIME (UT)", "MS"}, rows)
+  printtable({"#", "ADDRESS", "NODE", "TIME (UT)", "MS"}, rows)
   if (ts.overflow or 0) > 0 then
     printf("  overflow %d: %d more stamp%s wanted to go in, but the option was full.\n", ts.overflow, ts.overflow,
       ts.overflow == 1 and "" or "s")
   end
 end
 
-printf("TS %s%s: ICMP echo with the IPv4 timestamp option\n", dst, name_of(dst) and " (" .. name_of(dst) .. ")" or "")
+printf("TS %s: ICMP echo with the IPv4 timestamp option\n", whois(dst))
 
 local only, a = stamp(opt.ts("tsonly"))
 if not only then
@@ -150,7 +120,7 @@ print("  (iputils ping -T tsandaddr prints the same list: this host first, then 
 print("  Linux hosts also stamp on receipt, so the destination and this host take slots too.")
 
 local path = {}
-for _, e in ipairs(both) do path[#path + 1] = e.addr .. (name_of(e.addr) and "(" .. name_of(e.addr) .. ")" or "") end
+for _, e in ipairs(both) do path[#path + 1] = e.addr .. (nodename(e.addr) and "(" .. nodename(e.addr) .. ")" or "") end
 print()
 printf("RESULT: %d stamps in tsonly (overflow %d); tsandaddr stamped by %s (overflow %d).\n", #only,
   only.overflow or 0, #path > 0 and table.concat(path, " ") or "nobody", both.overflow or 0)
