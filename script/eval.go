@@ -52,19 +52,32 @@ func incomplete(err error) bool {
 	return strings.Contains(msg, "at EOF") && !strings.Contains(msg, "unterminated string")
 }
 
-// format renders a value as the REPL and pp print it.
+// format renders a value as the REPL prints it: a table with a
+// __tostring (an answer, a change) by its one-line text.
 func (in *Interp) format(v lua.LValue) string {
-	return in.pretty(v, 0, map[*lua.LTable]bool{})
+	return in.pretty(v, 0, map[*lua.LTable]bool{}, false)
+}
+
+// dump renders a value as pp prints it: like format, but a table with a
+// __tostring shows that line and then its fields, so pp(answer) shows
+// changes, damage and the rest.
+func (in *Interp) dump(v lua.LValue) string {
+	if isTableWithToString(in.L, v) {
+		return in.tostring(v) + "\n" + in.pretty(v, 0, map[*lua.LTable]bool{}, true)
+	}
+	return in.format(v)
 }
 
 // pretty prints tables with their fields sorted, lists in order, nested
-// tables indented, cycles marked; other values as tostring does.
-func (in *Interp) pretty(v lua.LValue, depth int, seen map[*lua.LTable]bool) string {
+// tables indented, cycles marked; other values as tostring does. A table
+// with a __tostring is shown by it unless expand is set (for the top
+// level of dump).
+func (in *Interp) pretty(v lua.LValue, depth int, seen map[*lua.LTable]bool, expand bool) string {
 	t, ok := v.(*lua.LTable)
 	if !ok {
 		return in.tostring(v)
 	}
-	if mt, ok := in.L.GetMetatable(t).(*lua.LTable); ok && mt.RawGetString("__tostring") != lua.LNil {
+	if !expand && isTableWithToString(in.L, t) {
 		return in.tostring(v)
 	}
 	if seen[t] {
@@ -86,14 +99,14 @@ func (in *Interp) pretty(v lua.LValue, depth int, seen map[*lua.LTable]bool) str
 	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 	var parts []string
 	for i := 1; i <= n; i++ {
-		parts = append(parts, in.pretty(t.RawGetInt(i), depth+1, seen))
+		parts = append(parts, in.pretty(t.RawGetInt(i), depth+1, seen, false))
 	}
 	for _, k := range keys {
 		ks := k.String()
 		if s, ok := k.(lua.LString); !ok || !isIdent(string(s)) {
 			ks = "[" + luaRepr(k) + "]"
 		}
-		parts = append(parts, ks+"="+in.pretty(t.RawGet(k), depth+1, seen))
+		parts = append(parts, ks+"="+in.pretty(t.RawGet(k), depth+1, seen, false))
 	}
 	one := "{" + strings.Join(parts, ", ") + "}"
 	if len(one) <= 100 || len(parts) <= 1 {

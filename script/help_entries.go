@@ -241,7 +241,8 @@ for ts, p, info in pcap.read("read.pcapng") do print(info.number, info.dir, p.ki
 
 	// Helpers
 	{Name: "printf", Section: "Helpers", Usage: "printf(fmt, ...), print(...), pp(v, ...)",
-		Doc: "printf is string.format written out; pp prints tables readably (sorted fields, nested tables, cycles marked).",
+		Doc: "printf is string.format written out; pp prints tables readably (sorted fields, nested tables, cycles marked); " +
+			"for an answer it prints its one-line summary and then every field.",
 		Example: `printf("%-6s|%5.1f\n", "rtt", 1.25)
 pp({kind="echo-reply", hops={1, 2}})`,
 		Output: "rtt   |  1.2\n{hops={1, 2}, kind=\"echo-reply\"}"},

@@ -55,7 +55,7 @@ func (in *Interp) registerHelpers() {
 	L.SetGlobal("printtable", L.NewFunction(func(L *lua.LState) int { return printTable(L, out) }))
 	L.SetGlobal("pp", L.NewFunction(func(L *lua.LState) int {
 		for i := 1; i <= L.GetTop(); i++ {
-			out(in.format(L.Get(i)) + "\n")
+			out(in.dump(L.Get(i)) + "\n")
 		}
 		return 0
 	}))

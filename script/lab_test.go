@@ -198,3 +198,19 @@ print("not reached")
 		t.Errorf("capture after cancel holds %d frames, want some but not all 100", len(rows))
 	}
 }
+
+// TestPPShowsAnswerFields: pp(answer) prints the one-line summary and
+// then the fields (the REPL's bare value stays one line).
+func TestPPShowsAnswerFields(t *testing.T) {
+	t.Parallel()
+	l := labtest.New(t)
+	code, out, errs := runIn(t, l, t.TempDir(), context.Background(), `pp(sr1(ip{dst="198.18.3.2", ttl=2}/icmp{}))`)
+	if code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errs)
+	}
+	for _, want := range []string{"time-exceeded from 198.18.2.2", "changes={", "ttl=ttl 2→1", `from="198.18.2.2"`, "quote=IPv4 "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("pp(answer) lacks %q:\n%s", want, out)
+		}
+	}
+}
