@@ -44,11 +44,6 @@ func runRepl(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// SIGTERM ends the REPL; Ctrl-C (SIGINT) is the REPL's own business.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	if *sf.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *sf.timeout)
-		defer cancel()
-	}
 	if stdin == nil {
 		stdin = os.Stdin
 	}

@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/echolot/echolot/probe"
 	"github.com/echolot/echolot/script"
@@ -18,16 +17,14 @@ import (
 
 // scriptFlags are the flags run and repl share.
 type scriptFlags struct {
-	unsafe  *bool
-	timeout *time.Duration
-	mode    *string
+	unsafe *bool
+	mode   *string
 }
 
 func addScriptFlags(fs *flag.FlagSet) scriptFlags {
 	return scriptFlags{
-		unsafe:  fs.Bool("unsafe", false, "lift the sandbox: the whole Lua standard library (io, os.execute, …) and any file path"),
-		timeout: fs.Duration("timeout", 0, "cancel the script after this `duration` (e.g. 30s); 0: no limit"),
-		mode:    fs.String("mode", "auto", "sockets for sr/sr1: auto (raw when permitted), raw, or dgram (unprivileged)"),
+		unsafe: fs.Bool("unsafe", false, "lift the sandbox: the whole Lua standard library (io, os.execute, …) and any file path"),
+		mode:   fs.String("mode", "auto", "sockets for sr/sr1: auto (raw when permitted), raw, or dgram (unprivileged); send always uses raw sockets"),
 	}
 }
 
@@ -45,6 +42,7 @@ func runScript(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	sf := addScriptFlags(fs)
+	timeout := fs.Duration("timeout", 0, "cancel the script after this `duration` (e.g. 30s); 0: no limit")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: echolot run [--unsafe] [--timeout D] [--mode M] FILE|NAME|- [ARGS...]")
 		fmt.Fprintln(stderr, "Runs a Lua script (docs/lua-api.md): a file, a shipped script by name (echolot scripts), or - for stdin.")
@@ -90,9 +88,9 @@ func runScript(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if *sf.timeout > 0 {
+	if *timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *sf.timeout)
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
 	code := in.RunString(ctx, name, string(src))
