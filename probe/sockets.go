@@ -69,6 +69,16 @@ func (b *backend) close() {
 	}
 }
 
+// abandon undoes a backend whose opening failed: its sockets and the
+// ICMP identifier it claimed (an engine's Close releases those of a
+// backend that opened).
+func (b *backend) abandon() {
+	b.close()
+	if b.id != 0 {
+		releaseICMPID(b.family, b.id)
+	}
+}
+
 func (b *backend) rxConns() []*sock.Conn {
 	var cs []*sock.Conn
 	for _, r := range b.rx {
@@ -114,10 +124,7 @@ func openRaw(f sock.Family, tmpl *packet.Packet, o *Options, ports func() (uint1
 	b := &backend{family: f, mode: ModeRaw, sendHdr: true}
 	defer func() {
 		if err != nil {
-			b.close()
-			if b.id != 0 {
-				releaseICMPID(f, b.id)
-			}
+			b.abandon()
 		}
 	}()
 	so := sockOpts(o)
@@ -184,10 +191,7 @@ func openDgram(f sock.Family, tmpl *packet.Packet, p *Probe, o *Options) (_ *bac
 	b := &backend{family: f, mode: ModeDgram}
 	defer func() {
 		if err != nil {
-			b.close()
-			if b.id != 0 {
-				releaseICMPID(f, b.id)
-			}
+			b.abandon()
 		}
 	}()
 	so := sockOpts(o)
