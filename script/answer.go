@@ -42,10 +42,9 @@ func (in *Interp) answerTable(L *lua.LState, a *answer) *lua.LTable {
 	if r.MTU > 0 {
 		t.RawSetString("mtu", lua.LNumber(r.MTU))
 	}
-	sent := a.probe.clone()
-	sent.P = a.sent
+	// The probe as sent: the user's packet with what the sender filled in.
+	sent := &Pkt{P: a.sent, HasIP: true, HasL4: a.probe.HasL4, HasPayload: a.probe.HasPayload, Pattern: a.probe.Pattern}
 	sent.P.IPv4.Options = cloneOptions(a.sent.IPv4.Options)
-	sent.AutoID, sent.AutoSeq = false, false
 	t.RawSetString("probe", pushPkt(L, sent))
 	if r.Packet != nil {
 		pk := &Pkt{P: *r.Packet, HasIP: true, HasL4: r.Packet.Transport != packet.NoTransport,

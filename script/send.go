@@ -129,20 +129,22 @@ func packetsArg(L *lua.LState, fn string, n int) []*Pkt {
 	return ps
 }
 
-// checkSendable refuses packets the sender cannot send, naming why.
-func checkSendable(fn string, i int, p *Pkt) error {
-	where := fn
-	if i > 0 {
-		where = fmt.Sprintf("%s: packet %d", fn, i)
-	}
-	if !p.HasIP {
-		return fmt.Errorf("%s: the packet has no IP layer: stack it on ip{dst=...} or ip6{dst=...}", where)
-	}
-	if !p.P.Dst().IsValid() {
-		return fmt.Errorf("%s: the packet has no destination: set ip.dst", where)
-	}
-	if a := p.P.Dst(); !a.IsValid() || a.IsUnspecified() {
-		return fmt.Errorf("%s: destination %v cannot be sent to", where, a)
+// checkSendable refuses packets the sender cannot send, naming why (and
+// which one, in a list).
+func checkSendable(fn string, ps []*Pkt) error {
+	for i, p := range ps {
+		where := fn
+		if len(ps) > 1 {
+			where = fmt.Sprintf("%s: packet %d", fn, i+1)
+		}
+		switch a := p.P.Dst(); {
+		case !p.HasIP:
+			return fmt.Errorf("%s: the packet has no IP layer: stack it on ip{dst=...} or ip6{dst=...}", where)
+		case !a.IsValid():
+			return fmt.Errorf("%s: the packet has no destination: set ip.dst", where)
+		case a.IsUnspecified():
+			return fmt.Errorf("%s: destination %v cannot be sent to", where, a)
+		}
 	}
 	return nil
 }
@@ -207,13 +209,8 @@ type answer struct {
 // transport, or fix their own identifier or source port, go through
 // engines of their own, run side by side.
 func (in *Interp) exchange(ctx context.Context, fn string, ps []*Pkt, o sendOpts) ([]*answer, error) {
-	for i, p := range ps {
-		if err := checkSendable(fn, i+1, p); err != nil {
-			if len(ps) == 1 {
-				return nil, checkSendable(fn, 0, p)
-			}
-			return nil, err
-		}
+	if err := checkSendable(fn, ps); err != nil {
+		return nil, err
 	}
 	ans := make([]*answer, len(ps))
 	todo := make([]int, len(ps))
@@ -471,14 +468,8 @@ func (t *txState) close() {
 // send sends ps without waiting for answers (count copies of each, paced
 // by interval or rate) and returns how many packets left.
 func (in *Interp) send(ctx context.Context, ps []*Pkt, o sendOpts) (int, error) {
-	for i, p := range ps {
-		idx := i + 1
-		if len(ps) == 1 {
-			idx = 0
-		}
-		if err := checkSendable("send", idx, p); err != nil {
-			return 0, err
-		}
+	if err := checkSendable("send", ps); err != nil {
+		return 0, err
 	}
 	if in.tx == nil {
 		in.tx = &txState{conns: map[sock.Family]*sock.Conn{},

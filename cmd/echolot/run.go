@@ -69,8 +69,7 @@ func runScript(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		src, err = os.ReadFile(name)
 	default:
 		if s, ok := shippedScript(name); ok {
-			src = s
-			name = shippedName(name)
+			src, name = s.Source, s.Name+".lua" // errors name it tcping.lua
 		} else if strings.ContainsAny(name, "/.") {
 			err = fmt.Errorf("%s: no such file", name)
 		} else {

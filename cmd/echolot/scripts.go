@@ -7,17 +7,9 @@ import (
 	"github.com/echolot/echolot/scripts"
 )
 
-// shippedScript returns the source of the shipped script called name.
-func shippedScript(name string) ([]byte, bool) {
-	s, ok := scripts.Lookup(name)
-	return s.Source, ok
-}
-
-// shippedName is how errors name a shipped script: "tcping.lua".
-func shippedName(name string) string {
-	s, _ := scripts.Lookup(name)
-	return s.Name + ".lua"
-}
+// shippedScript returns the shipped script called name ("tcping" or
+// "tcping.lua").
+func shippedScript(name string) (scripts.Script, bool) { return scripts.Lookup(name) }
 
 // runScripts is "echolot scripts [NAME]": the list, or one's header.
 func runScripts(args []string, _ io.Reader, stdout, stderr io.Writer) int {
