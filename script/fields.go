@@ -66,20 +66,11 @@ func (in *Interp) registerLayerRef() {
 }
 
 func checkLayer(L *lua.LState, n int) *layerRef {
-	if ud, ok := L.Get(n).(*lua.LUserData); ok {
-		if r, ok := ud.Value.(*layerRef); ok {
-			return r
-		}
-	}
-	L.RaiseError("argument %d is %s, want a layer (p.ip, p.icmp …)", n, describe(L.Get(n)))
-	return nil
+	return checkUD[*layerRef](L, n, "a layer (p.ip, p.icmp …)")
 }
 
 func pushLayer(L *lua.LState, p *Pkt, layer string) lua.LValue {
-	ud := L.NewUserData()
-	ud.Value = &layerRef{p: p, layer: layer}
-	L.SetMetatable(ud, L.GetTypeMetatable(layerType))
-	return ud
+	return pushUD(L, &layerRef{p: p, layer: layer}, layerType)
 }
 
 // pktField is p.k for a packet.

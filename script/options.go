@@ -19,10 +19,7 @@ type optionVal struct{ o packet.Option }
 const optionType = "echolot.option"
 
 func pushOption(L *lua.LState, o packet.Option) lua.LValue {
-	ud := L.NewUserData()
-	ud.Value = &optionVal{o: o}
-	L.SetMetatable(ud, L.GetTypeMetatable(optionType))
-	return ud
+	return pushUD(L, &optionVal{o: o}, optionType)
 }
 
 // cloneOptions deep-copies options, so a packet's copy does not share a
@@ -86,14 +83,7 @@ func optionList(name string, v lua.LValue) ([]packet.Option, error) {
 	return opts, nil
 }
 
-func toOption(v lua.LValue) *optionVal {
-	if ud, ok := v.(*lua.LUserData); ok {
-		if o, ok := ud.Value.(*optionVal); ok {
-			return o
-		}
-	}
-	return nil
-}
+func toOption(v lua.LValue) *optionVal { return fromUD[*optionVal](v) }
 
 // registerOptions installs the opt table and the option type.
 func (in *Interp) registerOptions() {
@@ -256,11 +246,7 @@ func (in *Interp) registerOptions() {
 }
 
 func checkOption(L *lua.LState, n int) *optionVal {
-	o := toOption(L.Get(n))
-	if o == nil {
-		L.RaiseError("argument %d is %s, want an IPv4 option (opt.rr(9) …)", n, describe(L.Get(n)))
-	}
-	return o
+	return checkUD[*optionVal](L, n, "an IPv4 option (opt.rr(9) …)")
 }
 
 // sourceRoute reads opt.lsrr{...} / opt.ssrr{...}.

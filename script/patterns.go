@@ -19,20 +19,10 @@ const patternType = "echolot.pattern"
 const defaultPatternLen = 56
 
 func pushPattern(L *lua.LState, p packet.Pattern) lua.LValue {
-	ud := L.NewUserData()
-	ud.Value = &patternVal{p: p}
-	L.SetMetatable(ud, L.GetTypeMetatable(patternType))
-	return ud
+	return pushUD(L, &patternVal{p: p}, patternType)
 }
 
-func toPattern(v lua.LValue) *patternVal {
-	if ud, ok := v.(*lua.LUserData); ok {
-		if p, ok := ud.Value.(*patternVal); ok {
-			return p
-		}
-	}
-	return nil
-}
+func toPattern(v lua.LValue) *patternVal { return fromUD[*patternVal](v) }
 
 // sizeArg reads an optional pattern size at argument n.
 func sizeArg(L *lua.LState, fn string, n int, def int) int {
@@ -212,9 +202,5 @@ func (in *Interp) registerPatterns() {
 }
 
 func checkPattern(L *lua.LState, n int) *patternVal {
-	p := toPattern(L.Get(n))
-	if p == nil {
-		L.RaiseError("argument %d is %s, want a pattern (pattern(\"a5\", 56) …)", n, describe(L.Get(n)))
-	}
-	return p
+	return checkUD[*patternVal](L, n, `a pattern (pattern("a5", 56) …)`)
 }

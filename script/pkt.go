@@ -33,22 +33,10 @@ type Pkt struct {
 const pktType = "echolot.packet"
 
 // pushPkt wraps p as a Lua userdata.
-func pushPkt(L *lua.LState, p *Pkt) lua.LValue {
-	ud := L.NewUserData()
-	ud.Value = p
-	L.SetMetatable(ud, L.GetTypeMetatable(pktType))
-	return ud
-}
+func pushPkt(L *lua.LState, p *Pkt) lua.LValue { return pushUD(L, p, pktType) }
 
 // toPkt returns the packet in v, or nil.
-func toPkt(v lua.LValue) *Pkt {
-	if ud, ok := v.(*lua.LUserData); ok {
-		if p, ok := ud.Value.(*Pkt); ok {
-			return p
-		}
-	}
-	return nil
-}
+func toPkt(v lua.LValue) *Pkt { return fromUD[*Pkt](v) }
 
 // checkPkt returns argument n as a packet or raises an error naming fn.
 func checkPkt(L *lua.LState, n int, fn string) *Pkt {
