@@ -194,26 +194,7 @@ func (p *pinger) result(r probe.Result) {
 		if p.size >= packet.StampLen {
 			fmt.Fprintf(w, " time=%s ms", pingTime(r.RTT, p.c.precise))
 		}
-		if r.Kind == probe.KindDuplicate && (!p.c.broadcast || p.c.verbose) {
-			fmt.Fprint(w, " (DUP!)")
-		}
-		if r.Kind == probe.KindCorrupted {
-			fmt.Fprint(w, " (BAD CHECKSUM!)")
-		}
-		if p.differentAddress(&r) {
-			fmt.Fprint(w, " (DIFFERENT ADDRESS!)")
-		}
-		if r.Kind == probe.KindLate && p.c.verbose {
-			fmt.Fprint(w, " (late)")
-		}
-		if r.Damage != nil && r.Packet != nil {
-			p.dump(r.Damage, r.Packet.Payload)
-		}
-		if p.c.audible {
-			fmt.Fprint(w, "\a")
-		}
-		p.options(r.IPOptions)
-		fmt.Fprintln(w)
+		p.replyTail(&r, !p.c.broadcast || p.c.verbose, p.c.verbose)
 	case probe.KindError:
 		if p.c.quiet {
 			return
@@ -478,4 +459,31 @@ func pingLoss(s *probe.Stats) float64 {
 // holds the 16-byte stamp; layer-4 probes are always timed.
 func (p *pinger) timed() bool {
 	return p.mode != modeEcho || p.size >= packet.StampLen
+}
+
+// replyTail ends a reply line as iputils does: the marks (DUP! when dup
+// allows it, BAD CHECKSUM!, DIFFERENT ADDRESS!, late when late allows
+// it), the wrong-data dump, the bell of -a, the IP options, the newline.
+func (p *pinger) replyTail(r *probe.Result, dup, late bool) {
+	w := p.out
+	if r.Kind == probe.KindDuplicate && dup {
+		fmt.Fprint(w, " (DUP!)")
+	}
+	if r.Kind == probe.KindCorrupted {
+		fmt.Fprint(w, " (BAD CHECKSUM!)")
+	}
+	if p.differentAddress(r) {
+		fmt.Fprint(w, " (DIFFERENT ADDRESS!)")
+	}
+	if r.Kind == probe.KindLate && late {
+		fmt.Fprint(w, " (late)")
+	}
+	if r.Damage != nil && r.Packet != nil {
+		p.dump(r.Damage, r.Packet.Payload)
+	}
+	if p.c.audible {
+		fmt.Fprint(w, "\a")
+	}
+	p.options(r.IPOptions)
+	fmt.Fprintln(w)
 }

@@ -63,25 +63,7 @@ func (p *pinger) l4Result(r *probe.Result) {
 			fmt.Fprintf(w, " ttl=%d", r.ReplyTTL)
 		}
 		fmt.Fprintf(w, " time=%s ms", pingTime(r.RTT, p.c.precise))
-		switch r.Kind {
-		case probe.KindDuplicate:
-			fmt.Fprint(w, " (DUP!)")
-		case probe.KindCorrupted:
-			fmt.Fprint(w, " (BAD CHECKSUM!)")
-		case probe.KindLate:
-			fmt.Fprint(w, " (late)")
-		}
-		if p.differentAddress(r) {
-			fmt.Fprint(w, " (DIFFERENT ADDRESS!)")
-		}
-		if r.Damage != nil && r.Packet != nil {
-			p.dump(r.Damage, r.Packet.Payload)
-		}
-		if p.c.audible {
-			fmt.Fprint(w, "\a")
-		}
-		p.options(r.IPOptions)
-		fmt.Fprintln(w)
+		p.replyTail(r, true, true)
 		if p.closedPort(r) {
 			p.quote(r)
 		}
