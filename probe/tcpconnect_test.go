@@ -1,12 +1,12 @@
 package probe
 
 import (
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/echolot/echolot/internal/testenv"
 	"github.com/echolot/echolot/lab/labtest"
 	"github.com/echolot/echolot/packet"
 )
@@ -15,21 +15,7 @@ import (
 // and accepts connections until the test ends.
 func listenServer(t *testing.T, inNode func(string, func() error) error) uint16 {
 	t.Helper()
-	var ln net.Listener
-	if err := inNode("server", func() (err error) { ln, err = net.Listen("tcp", ":0"); return }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return uint16(ln.Addr().(*net.TCPAddr).Port)
+	return testenv.AcceptTCP(t, func(f func() error) error { return inNode("server", f) }, ":0")
 }
 
 // tcpSyn is a plain SYN template to dst:port.

@@ -3,12 +3,12 @@ package scripts_test
 import (
 	"bytes"
 	"context"
-	"net"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/echolot/echolot/internal/testenv"
 	"github.com/echolot/echolot/lab"
 	"github.com/echolot/echolot/lab/fault"
 	"github.com/echolot/echolot/lab/labtest"
@@ -280,23 +280,7 @@ func TestTrace(t *testing.T) {
 
 func TestTcping(t *testing.T) {
 	l := newLab(t)
-	var ln net.Listener
-	if err := l.InNode("server", func() (err error) {
-		ln, err = net.Listen("tcp4", "198.18.3.2:8080")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	testenv.AcceptTCP(t, func(f func() error) error { return l.InNode("server", f) }, "198.18.3.2:8080")
 
 	code, out := run(t, l, "tcping", "198.18.3.2", "8080", "3", "0.1")
 	if code != 0 {

@@ -40,11 +40,9 @@ func pingIn(t *testing.T, l *lab.Lab, node string, args ...string) (int, string,
 // port where nothing listens.
 func tcpServer(t *testing.T, l *lab.Lab) (open, closed int) {
 	t.Helper()
-	var ln, gone net.Listener
-	if err := l.InNode("server", func() (err error) {
-		if ln, err = net.Listen("tcp", ":0"); err != nil {
-			return err
-		}
+	inServer := func(f func() error) error { return l.InNode("server", f) }
+	var gone net.Listener
+	if err := inServer(func() (err error) {
 		if gone, err = net.Listen("tcp", ":0"); err != nil {
 			return err
 		}
@@ -52,17 +50,7 @@ func tcpServer(t *testing.T, l *lab.Lab) (open, closed int) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port, gone.Addr().(*net.TCPAddr).Port
+	return int(testenv.AcceptTCP(t, inServer, ":0")), gone.Addr().(*net.TCPAddr).Port
 }
 
 // TestPingLayer4: --tcp says open on a SYN-ACK and closed on a RST,

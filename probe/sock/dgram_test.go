@@ -3,12 +3,12 @@ package sock
 import (
 	"encoding/binary"
 	"errors"
-	"net"
 	"net/netip"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/echolot/echolot/internal/testenv"
 	"github.com/echolot/echolot/packet"
 )
 
@@ -286,23 +286,5 @@ func TestDatagramSockets(t *testing.T) {
 // listenTCP listens on a TCP port of the server (both families) and accepts
 // connections until the test ends.
 func listenTCP(t *testing.T, n *netns) uint16 {
-	var ln net.Listener
-	if err := n.do(func() error {
-		var err error
-		ln, err = net.Listen("tcp", ":0")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return uint16(ln.Addr().(*net.TCPAddr).Port)
+	return testenv.AcceptTCP(t, n.do, ":0")
 }
