@@ -428,3 +428,29 @@ func TestExplicitICMPID(t *testing.T) {
 		e.Close() // frees the identifier for the next mode
 	}
 }
+
+// TestDgramRecordRoutePrefill: a record route prefilled with the source,
+// as raw probes need to look like ping -R, goes to a datagram socket
+// without the prefilled slot (the kernel records this host itself), so
+// the route starts with the client, never 0.0.0.0.
+func TestDgramRecordRoutePrefill(t *testing.T) {
+	t.Parallel()
+	l := labtest.New(t)
+	tmpl := echo4(serverV4, 16)
+	tmpl.IPv4.Options = []packet.Option{&packet.RecordRoute{PrefillSource: true}}
+	e, c := engineIn(t, l, "client", Probe{Packet: tmpl}, Options{Count: 1, Mode: ModeDgram, Timeout: 2 * time.Second})
+	run(t, e)
+	rs := c.of(KindReply)
+	if len(rs) != 1 || len(rs[0].IPOptions) == 0 {
+		t.Fatalf("replies %v", rs)
+	}
+	rr, ok := rs[0].IPOptions[0].(*packet.RecordRoute)
+	if !ok || len(rr.Route) == 0 || rr.Route[0] != clientV4 {
+		t.Errorf("route %v, want it to start with the client 198.18.1.2", rs[0].IPOptions)
+	}
+	for _, a := range rr.Route {
+		if a.IsUnspecified() {
+			t.Errorf("route %v holds 0.0.0.0", rr.Route)
+		}
+	}
+}

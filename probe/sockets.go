@@ -255,7 +255,7 @@ func openDgram(f sock.Family, tmpl *packet.Packet, p *Probe, o *Options) (_ *bac
 	}
 	b.txOn = b.send.TxTimestamps() == sock.TxKernel
 	if f == sock.IPv4 && len(tmpl.IPv4.Options) > 0 {
-		ob, err := sock.IPv4OptionBytes(tmpl.IPv4.Options...)
+		ob, err := sock.IPv4OptionBytes(kernelOptions(tmpl.IPv4.Options)...)
 		if err != nil {
 			return nil, fmt.Errorf("probe: IPv4 options of the template: %w", err)
 		}
@@ -307,4 +307,23 @@ func appendIPv4Header(b []byte, src, dst netip.Addr, ttl, tos int, opts []byte, 
 	cs := packet.Checksum(b[start : start+hl])
 	binary.BigEndian.PutUint16(b[start+10:], cs)
 	return b
+}
+
+// kernelOptions are the template's IPv4 options as a datagram socket
+// takes them (IP_OPTIONS): the kernel builds the header and records this
+// host in a record route itself as the packet leaves, so a slot
+// prefilled with the source (RecordRoute.PrefillSource, what a raw probe
+// needs to look like ping -R) would be recorded twice, the first time as
+// 0.0.0.0 since the option bytes are built without the source.
+func kernelOptions(opts []packet.Option) []packet.Option {
+	out := make([]packet.Option, len(opts))
+	for i, o := range opts {
+		if rr, ok := o.(*packet.RecordRoute); ok && rr.PrefillSource {
+			c := *rr
+			c.PrefillSource = false
+			o = &c
+		}
+		out[i] = o
+	}
+	return out
 }

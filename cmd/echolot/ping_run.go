@@ -304,16 +304,6 @@ func pingRun(ctx context.Context, c pingConfig, stdout, stderr io.Writer) int {
 		p.sending(n)
 	}
 	e, err := probe.New(pr, opts)
-	if err == nil && e.Mode() == probe.ModeDgram && c.rr {
-		// Through a datagram socket the kernel builds the header and
-		// records this host itself: a prefilled slot would be recorded
-		// twice (as 0.0.0.0, the source being unknown to the option
-		// bytes).
-		e.Close()
-		pr.Packet.IPv4.Options = []packet.Option{&packet.RecordRoute{}}
-		opts.Mode = probe.ModeDgram
-		e, err = probe.New(pr, opts)
-	}
 	if err != nil {
 		if tap != nil {
 			tap.Close()
