@@ -454,3 +454,33 @@ func TestDgramRecordRoutePrefill(t *testing.T) {
 		}
 	}
 }
+
+// TestDgramBindsTemplateSource: in ModeDgram the kernel writes source
+// address and port, so the socket is bound to the template's: a UDP
+// probe with a fixed source port leaves from it (the quote of the port
+// unreachable shows it), and a source that is not this host's is refused
+// instead of silently replaced.
+func TestDgramBindsTemplateSource(t *testing.T) {
+	t.Parallel()
+	l := labtest.New(t)
+	tmpl := packet.Packet{Version: 4, IPv4: packet.IPv4{Dst: serverV4, Src: clientV4}, Transport: packet.TransportUDP,
+		UDP: packet.UDP{SrcPort: 40001, DstPort: 9}, Payload: []byte("x")}
+	e, c := engineIn(t, l, "client", Probe{Packet: tmpl}, Options{Count: 1, Mode: ModeDgram, Timeout: 2 * time.Second, KeepPackets: true})
+	run(t, e)
+	r := c.byProbe()[1]
+	if r.Answer != "port-unreachable" || r.Packet == nil || r.Packet.Quote == nil || r.Packet.Quote.UDP.SrcPort != 40001 {
+		c.log(t)
+		t.Errorf("probe 1: %s, want a port unreachable quoting source port 40001", r.String())
+	}
+	tmpl.IPv4.Src = serverV4
+	err := l.InNode("client", func() error {
+		e, err := New(Probe{Packet: tmpl}, Options{Count: 1, Mode: ModeDgram})
+		if err == nil {
+			e.Close()
+		}
+		return err
+	})
+	if err == nil {
+		t.Errorf("a datagram engine with a source address of another host was made")
+	}
+}

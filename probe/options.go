@@ -71,7 +71,9 @@ func ParseMode(s string) (Mode, error) {
 // traceroute); what it changes in the identifiers above is used as it is.
 // In ModeDgram the kernel builds the IP header: per probe only the TTL
 // (hop limit) and TOS (traffic class) apply; IPv4 options are those of
-// the template, set once on the socket. A TCP probe there is a connect()
+// the template, set once on the socket, and the socket is bound to the
+// template's source address and UDP source port (New fails when this host
+// cannot use them). A TCP probe there is a connect()
 // whose source port, sequence number, window and options are the
 // kernel's.
 // Two probes whose match keys (packet.ProbeKey) are equal are never

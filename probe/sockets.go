@@ -200,6 +200,15 @@ func openDgram(f sock.Family, tmpl *packet.Packet, p *Probe, o *Options) (_ *bac
 	}
 	so.TTL = int(tmpl.TTL())
 	so.TOS = int(tmpl.TOS())
+	// The kernel writes the source address and port of what these sockets
+	// send: bind them to the template's (New has filled in the source
+	// towards the destination when the template had none).
+	if a := tmpl.Src(); a.IsValid() {
+		so.Src = a
+	}
+	if tmpl.Transport == packet.TransportUDP {
+		so.Port = tmpl.UDP.SrcPort
+	}
 	switch {
 	case tmpl.Transport == packet.TransportICMP && tmpl.ICMP.Type == packet.ICMPEchoRequest,
 		tmpl.Transport == packet.TransportICMPv6 && tmpl.ICMP.Type == packet.ICMPv6EchoRequest:
