@@ -359,6 +359,7 @@ func TestPingUnprivilegedHelper(t *testing.T) {
 		{[]string{"-c", "2", "-i", "0.1", "-R", "198.18.3.2"}, exitOK, "RR: \t198.18.1.2"},
 		{[]string{"-c", "2", "-i", "0.1", "--tcp", port, "--tcp-connect", "198.18.3.2"}, exitOK, "From 198.18.3.2: tcp_port=" + port + " seq=2 open time="},
 		{[]string{"-c", "2", "-i", "0.1", "--udp", "33434", "198.18.3.2"}, exitOK, "From 198.18.3.2: udp_port=33434 seq=2 closed"},
+		{[]string{"-c", "1", "--udp", "33434", "--sport", "40002", "198.18.3.2"}, exitOK, "From 198.18.3.2: udp_port=33434 seq=1 closed"},
 		{[]string{"-c", "1", "--tcp", port, "198.18.3.2"}, exitUsage, "--tcp (hand-built SYN probes): needs raw sockets and so CAP_NET_RAW"},
 		{[]string{"-c", "1", "198.18.1.1", "198.18.3.2"}, exitUsage, "source-route hops (the kernel allows source routes only with CAP_NET_RAW)"},
 		{[]string{"-c", "1", "-f", "198.18.3.2"}, exitUsage, "cannot flood; minimal interval allowed for user is 2ms"},

@@ -79,7 +79,7 @@ func (c *pingConfig) checkFor(dst netip.Addr) error {
 
 // needsRaw names the options of c that only raw sockets (CAP_NET_RAW)
 // can carry out, "" when datagram sockets will do.
-func (c *pingConfig) needsRaw(src pingSource, plain netip.Addr) string {
+func (c *pingConfig) needsRaw() string {
 	var why []string
 	if c.mode() == modeTCP && !c.tcpConnect {
 		why = append(why, "--tcp (hand-built SYN probes)")
@@ -90,12 +90,11 @@ func (c *pingConfig) needsRaw(src pingSource, plain netip.Addr) string {
 	if c.flowOK {
 		why = append(why, "-F (a flow label in a header echolot builds)")
 	}
-	if c.sport > 0 {
-		why = append(why, "--sport (a source port in a header echolot builds)")
+	if c.sport > 0 && c.mode() == modeTCP {
+		why = append(why, "--sport (a source port in a SYN echolot builds)")
 	}
-	if c.src.IsValid() && src.addr != plain {
-		why = append(why, "-I "+c.src.String()+" (a source address other than the kernel's choice)")
-	}
+	// A source address or a --udp source port: datagram sockets are bound
+	// to them (the engine refuses an address this host does not own).
 	return strings.Join(why, ", ")
 }
 
@@ -251,8 +250,7 @@ func pingRun(ctx context.Context, c pingConfig, stdout, stderr io.Writer) int {
 	if c.broadcast && c.pmtu == "" {
 		c.pmtu = "do" // as iputils does for broadcast pings
 	}
-	plain, _ := routeProbe(first, netip.Addr{}, "", false, false)
-	rawWhy := c.needsRaw(src, plain)
+	rawWhy := c.needsRaw()
 	if c.tcpConnect && rawWhy != "" {
 		return fail(usageErrorf("--tcp-connect with %s: that needs raw sockets, connect() probes use none", rawWhy))
 	}
