@@ -30,12 +30,17 @@ type capture struct {
 // (shared says so), each one's receivers see the others' ICMP errors and
 // report them as unrelated: such packets are left out of the file, which
 // gets them once, as the answer of the engine they belong to.
+//
+// The tap's queue is sized to the engine's probes (a probe and its answer
+// or two in flight each), not the default 8,192 preallocated events: an
+// sr1 in a loop would otherwise allocate megabytes per call.
 func (c *capture) tapFor(n uint64, shared bool) *probe.Tap {
 	c.mu.Lock()
 	base := c.next
 	c.next += n
 	c.mu.Unlock()
-	return probe.NewTap(&offsetWriter{c: c, base: base, skipUnrelated: shared}, 0)
+	queue := int(min(max(4*n, 64), probe.DefaultTapQueue))
+	return probe.NewTap(&offsetWriter{c: c, base: base, skipUnrelated: shared}, queue)
 }
 
 // sent records a packet send sent.

@@ -353,6 +353,9 @@ func (in *Interp) exchangeRound(ctx context.Context, ps []*Pkt, idx []int, o sen
 			_, errs[i] = j.e.Run(ctx)
 			if j.tap != nil {
 				j.tap.Close()
+				if d := j.tap.Dropped(); d > 0 {
+					fmt.Fprintf(in.opts.Stderr, "echolot: capture: %d packets were not written (the writer fell behind); %s is missing them\n", d, in.cap.path)
+				}
 			}
 		}()
 	}
