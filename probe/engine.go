@@ -132,7 +132,7 @@ func New(p Probe, o Options) (*Engine, error) {
 	}
 	e.dst = t.Dst()
 	if !t.Src().IsValid() || t.Src().IsUnspecified() {
-		a, err := localAddrFor(e.dst)
+		a, err := SourceFor(e.dst, e.opts.Device)
 		if err != nil {
 			return nil, err
 		}

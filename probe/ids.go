@@ -146,9 +146,11 @@ func releasePorts(lo uint16) {
 	delete(idRegistry.sizes, lo)
 }
 
-// localAddrFor returns the source address this host uses towards dst, as
-// the routing table of the calling thread's network namespace says.
-func localAddrFor(dst netip.Addr) (netip.Addr, error) {
+// SourceFor returns the source address this host uses towards dst, as
+// the routing table of the calling thread's network namespace says; with
+// a device, the address it uses through that interface (a UDP socket
+// bound to it and connected to dst, which sends nothing).
+func SourceFor(dst netip.Addr, device string) (netip.Addr, error) {
 	af, sa := unix.AF_INET, unix.Sockaddr(nil)
 	if dst.Is4() || dst.Is4In6() {
 		sa = &unix.SockaddrInet4{Port: 9, Addr: dst.Unmap().As4()}
@@ -161,7 +163,18 @@ func localAddrFor(dst netip.Addr) (netip.Addr, error) {
 		return netip.Addr{}, err
 	}
 	defer unix.Close(fd)
+	if device != "" {
+		if err := unix.BindToDevice(fd, device); err != nil {
+			if err == unix.ENODEV {
+				return netip.Addr{}, fmt.Errorf("probe: %w (this network namespace has no interface %q: ip link lists them)", err, device)
+			}
+			return netip.Addr{}, fmt.Errorf("probe: interface %q: %w", device, err)
+		}
+	}
 	if err := unix.Connect(fd, sa); err != nil {
+		if device != "" {
+			return netip.Addr{}, fmt.Errorf("probe: no route to %v through %s from this network namespace: %w", dst, device, err)
+		}
 		return netip.Addr{}, fmt.Errorf("probe: no route to %v from this network namespace: %w", dst, err)
 	}
 	la, err := unix.Getsockname(fd)

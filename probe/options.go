@@ -153,6 +153,11 @@ type Options struct {
 	// RecvBuffer sets the receive buffer of the sockets in bytes (0: the
 	// kernel default; floods with a deep Window may need more).
 	RecvBuffer int
+	// Device sends and receives through one network interface
+	// (SO_BINDTODEVICE on every socket, ping -I IFACE), whatever the
+	// routing table prefers; the source address is the one this host uses
+	// through it. Empty: the routing table decides.
+	Device string
 	// PortRange is the number of source ports reserved for UDP and TCP
 	// probes, one per probe in turn (default 256). It bounds the UDP and
 	// TCP probes outstanding at once. Raw mode only: TCP-connect probes

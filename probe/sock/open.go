@@ -89,6 +89,10 @@ type Options struct {
 	// (SO_RCVBUFFORCE / SO_SNDBUFFORCE when permitted, so net.core.rmem_max
 	// does not cap them); 0 keeps the kernel's default.
 	RecvBuffer, SendBuffer int
+	// Device binds the socket to a network interface by name
+	// (SO_BINDTODEVICE): it sends through it, whatever the routing table
+	// says, and receives only what arrives on it. Every socket.
+	Device string
 	// Src is the local address to bind to; invalid means any. Datagram and
 	// TCP sockets.
 	Src netip.Addr
@@ -161,8 +165,17 @@ func (b *builder) finish(f Family, typ, proto int) (*Conn, error) {
 	return newConn(b.fd, f, typ, proto, b.what)
 }
 
-// common applies buffer sizes and the receive timestamp.
+// buffers binds the socket to o.Device and applies the buffer sizes.
 func (b *builder) buffers(o *Options) {
+	if o.Device != "" {
+		b.do("SO_BINDTODEVICE "+o.Device, func() error {
+			err := unix.BindToDevice(b.fd, o.Device)
+			if err == unix.ENODEV {
+				return fmt.Errorf("%w (this network namespace has no interface %q: ip link lists them)", err, o.Device)
+			}
+			return err
+		})
+	}
 	if o.RecvBuffer > 0 {
 		b.do("SO_RCVBUF", func() error {
 			if unix.SetsockoptInt(b.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, o.RecvBuffer) == nil {

@@ -57,6 +57,7 @@ func DialTCP(dst netip.AddrPort, o *Options) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.buffers(o)
 	b.recvErr(f)
 	b.ttlTos(f, o)
 	b.pmtu(f, o.PMTU)
