@@ -181,12 +181,14 @@ print(p.name, #p, hex(p.bytes))`,
 	// Sending
 	{Name: "send", Section: "Sending", Usage: "send(p | {p, ...} [, opts])",
 		Doc: "Sends packets without waiting for answers and returns how many left. opts: count (copies of each), interval (seconds) or rate (packets per second), " +
-			"pmtu (\"probe\" default: DF packets leave whatever path MTU the kernel cached; \"do\", \"want\", \"dont\"). " +
+			"pmtu (\"probe\" default: DF packets leave whatever path MTU the kernel cached; \"do\", \"want\", \"dont\"), " +
+			"iface (send through this interface, whatever the routing table says: SO_BINDTODEVICE). " +
 			"Raw sockets: needs root or CAP_NET_RAW. Unset source addresses, identifiers, sequence numbers and ports are filled in.",
 		Example: `print(send(ip{dst="198.18.3.2"} / icmp{} / raw(pattern("a5", 56)), {count=3, rate=1000}))`,
 		Output:  "3"},
 	{Name: "sr1", Section: "Sending", Usage: "sr1(p [, opts]) → answer or nil",
-		Doc: "Sends one packet and returns its first answer (nil on timeout). opts: timeout (seconds, default 2), retries (resend when unanswered), pmtu. " +
+		Doc: "Sends one packet and returns its first answer (nil on timeout). opts: timeout (seconds, default 2), retries (resend when unanswered), pmtu, " +
+			"iface (send and receive through this interface only; the source address is the one this host uses there). " +
 			"Matching is the probe engine's: echo replies by identifier and sequence, ICMP errors by the quoted header, TCP by ports and sequence numbers.",
 		Example: `local a = sr1(ip{dst="198.18.3.2"} / icmp{} / raw(pattern("a5", 56)), {timeout=1})
 print(a.kind, a.from, a.ttl, a.rtt > 0, a.damage)`,

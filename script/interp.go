@@ -56,9 +56,9 @@ type Interp struct {
 	exitCode int
 	exited   bool
 
-	cap    *capture                  // capture(path), nil when off
-	tx     *txState                  // send's sockets, opened on first use
-	srcs   map[netip.Addr]netip.Addr // source address per destination
+	cap    *capture              // capture(path), nil when off
+	tx     *txState              // send's sockets, opened on first use
+	srcs   map[srcKey]netip.Addr // source address per destination (and interface)
 	closed bool
 }
 

@@ -214,3 +214,40 @@ func TestPPShowsAnswerFields(t *testing.T) {
 		}
 	}
 }
+
+// TestIface: iface= sends and receives through one interface: the
+// client's only link works for sr1 and send, the loopback has no route to
+// the server (the probe leaves there and nothing answers), and an
+// interface that does not exist is named in the error.
+func TestIface(t *testing.T) {
+	t.Parallel()
+	l := labtest.New(t)
+	code, out, errs := runIn(t, l, t.TempDir(), context.Background(), `
+local a = sr1(ip{dst="198.18.3.2"} / icmp{}, {iface="to-r1"})
+print(a.kind, a.probe.src)
+print(send(ip{dst="198.18.3.2"} / icmp{}, {iface="to-r1", count=2}))
+print(pcall(sr1, ip{dst="198.18.3.2"} / icmp{}, {iface="lo", timeout=0.2}))
+print(pcall(sr1, ip{dst="198.18.3.2"} / icmp{}, {iface="nosuch0"}))
+print(pcall(send, ip{dst="198.18.3.2"} / icmp{}, {iface="nosuch0"}))
+print(pcall(sr1, ip{dst="198.18.3.2"} / icmp{}, {iface=""}))
+`)
+	if code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 6 {
+		t.Fatalf("printed %q", out)
+	}
+	for i, want := range []string{
+		"echo-reply\t198.18.1.2",
+		"2",
+		"true\tnil",
+		`this network namespace has no interface "nosuch0"`,
+		`nosuch0`,
+		`iface="" is not an interface name`,
+	} {
+		if !strings.Contains(lines[i], want) {
+			t.Errorf("line %d: %q, want it to contain %q", i+1, lines[i], want)
+		}
+	}
+}

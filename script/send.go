@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"sync"
 	"time"
@@ -25,6 +24,7 @@ type sendOpts struct {
 	rate     float64       // probes per second; 0: no limit
 	count    int           // send: copies of each packet
 	window   int           // sr: probes outstanding at once
+	iface    string        // the interface to send and receive through
 	pmtu     sock.PMTUMode
 }
 
@@ -40,7 +40,7 @@ const (
 	defaultWindow = 64
 )
 
-var sendOptNames = "timeout, retries, interval, rate, window, count, pmtu"
+var sendOptNames = "timeout, retries, interval, rate, window, count, pmtu, iface"
 
 // parseSendOpts reads the options table at argument n of fn.
 func parseSendOpts(L *lua.LState, fn string, n int) sendOpts {
@@ -95,6 +95,12 @@ func parseSendOpts(L *lua.LState, fn string, n int) sendOpts {
 				L.RaiseError("%v", err)
 			}
 			o.count = int(c)
+		case "iface":
+			s, ok := x.(lua.LString)
+			if !ok || s == "" || len(s) >= 16 {
+				L.RaiseError("%s: iface=%s is not an interface name (1-15 characters, e.g. \"eth0\")", fn, describeValue(x))
+			}
+			o.iface = string(s)
 		case "pmtu":
 			m, ok := map[string]sock.PMTUMode{"probe": sock.PMTUProbe, "do": sock.PMTUDo, "want": sock.PMTUWant, "dont": sock.PMTUDont}[x.String()]
 			if !ok {
@@ -270,7 +276,7 @@ func (in *Interp) exchangeRound(ctx context.Context, ps []*Pkt, idx []int, o sen
 		}
 		groups[k] = append(groups[k], i)
 	}
-	srcs, err := in.sourcesFor(ps, idx)
+	srcs, err := in.sourcesFor(ps, idx, o.iface)
 	if err != nil {
 		return err
 	}
@@ -301,6 +307,7 @@ func (in *Interp) exchangeRound(ctx context.Context, ps []*Pkt, idx []int, o sen
 			KeepPackets: true,
 			Rate:        fastRate,
 			Window:      o.window,
+			Device:      o.iface,
 		}
 		if o.interval > 0 {
 			po.Rate, po.Interval = 0, o.interval
@@ -407,32 +414,39 @@ func fillFromEngine(p *packet.Packet, u *Pkt, src netip.Addr) {
 	}
 }
 
-// sourceFor returns the source address this host uses towards dst, as
-// the routing table of the calling thread's network namespace says,
-// asked once per destination for the interpreter's life (send and sr
-// alike), not on every call.
-func (in *Interp) sourceFor(dst netip.Addr) (netip.Addr, error) {
-	if s, ok := in.srcs[dst]; ok {
+// srcKey is a destination, and the interface when one was asked for.
+type srcKey struct {
+	dst   netip.Addr
+	iface string
+}
+
+// sourceFor returns the source address this host uses towards dst
+// (through iface when set), as the routing table of the calling thread's
+// network namespace says, asked once per destination for the
+// interpreter's life (send and sr alike), not on every call.
+func (in *Interp) sourceFor(dst netip.Addr, iface string) (netip.Addr, error) {
+	k := srcKey{dst, iface}
+	if s, ok := in.srcs[k]; ok {
 		return s, nil
 	}
-	s, err := localAddr(dst)
+	s, err := probe.SourceFor(dst, iface)
 	if err != nil {
 		return netip.Addr{}, err
 	}
 	if in.srcs == nil {
-		in.srcs = map[netip.Addr]netip.Addr{}
+		in.srcs = map[srcKey]netip.Addr{}
 	}
-	in.srcs[dst] = s
+	in.srcs[k] = s
 	return s, nil
 }
 
 // sourcesFor finds the source addresses for the packets at idx that have
 // none.
-func (in *Interp) sourcesFor(ps []*Pkt, idx []int) (map[netip.Addr]netip.Addr, error) {
+func (in *Interp) sourcesFor(ps []*Pkt, idx []int, iface string) (map[netip.Addr]netip.Addr, error) {
 	m := map[netip.Addr]netip.Addr{}
 	for _, i := range idx {
 		if p := ps[i]; !p.P.Src().IsValid() {
-			s, err := in.sourceFor(p.P.Dst())
+			s, err := in.sourceFor(p.P.Dst(), iface)
 			if err != nil {
 				return nil, err
 			}
@@ -442,20 +456,17 @@ func (in *Interp) sourcesFor(ps []*Pkt, idx []int) (map[netip.Addr]netip.Addr, e
 	return m, nil
 }
 
-// localAddr asks the routing table for the source address towards dst
-// (a UDP socket connected to it sends nothing).
-func localAddr(dst netip.Addr) (netip.Addr, error) {
-	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("no route to %v from here: %v", dst, err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
+// senderKey tells send's raw sockets apart: a family, a PMTU mode and an
+// interface each need one of their own.
+type senderKey struct {
+	f     sock.Family
+	pmtu  sock.PMTUMode
+	iface string
 }
 
 // txState holds send's raw sockets and the identifiers it fills in.
 type txState struct {
-	conns map[sock.Family]*sock.Conn
+	conns map[senderKey]*sock.Conn
 	id    uint16 // ICMP identifier of send's echo requests
 	seq   uint16
 	port  uint16
@@ -475,7 +486,7 @@ func (in *Interp) send(ctx context.Context, ps []*Pkt, o sendOpts) (int, error) 
 		return 0, err
 	}
 	if in.tx == nil {
-		in.tx = &txState{conns: map[sock.Family]*sock.Conn{},
+		in.tx = &txState{conns: map[senderKey]*sock.Conn{},
 			id: uint16(rand.IntN(0xfff0) + 1), port: uint16(33000 + rand.IntN(20000))}
 	}
 	t := in.tx
@@ -504,17 +515,18 @@ func (in *Interp) send(ctx context.Context, ps []*Pkt, o sendOpts) (int, error) 
 			if p.P.Version == 6 {
 				f = sock.IPv6
 			}
-			conn := t.conns[f]
+			k := senderKey{f, o.pmtu, o.iface}
+			conn := t.conns[k]
 			if conn == nil {
 				var err error
-				conn, err = sock.OpenSender(f, &sock.Options{PMTU: o.pmtu, NoTxTimestamps: true})
+				conn, err = sock.OpenSender(f, &sock.Options{PMTU: o.pmtu, NoTxTimestamps: true, Device: o.iface})
 				if err != nil {
 					return sent, fmt.Errorf("send: %w", err)
 				}
-				t.conns[f] = conn
+				t.conns[k] = conn
 			}
 			q = p.P
-			if err := in.fillSend(&q, p); err != nil {
+			if err := in.fillSend(&q, p, o.iface); err != nil {
 				return sent, fmt.Errorf("send: %w", err)
 			}
 			var err error
@@ -539,10 +551,10 @@ func (in *Interp) send(ctx context.Context, ps []*Pkt, o sendOpts) (int, error) 
 // fillSend sets what send fills in: source address (the checksums of
 // UDP, TCP and ICMPv6 cover it), ICMP identifier and sequence number,
 // source port.
-func (in *Interp) fillSend(q *packet.Packet, p *Pkt) error {
+func (in *Interp) fillSend(q *packet.Packet, p *Pkt, iface string) error {
 	t := in.tx
 	if !q.Src().IsValid() {
-		s, err := in.sourceFor(q.Dst())
+		s, err := in.sourceFor(q.Dst(), iface)
 		if err != nil {
 			return err
 		}
