@@ -116,6 +116,8 @@ func TestPingVersusIputils(t *testing.T) {
 		{[]string{"-c", "2", "-i", "0.2", "-I", "to-r1"}, -1, "", nil, nil},
 		{[]string{"-c", "2", "-i", "0.2", "-I", "198.18.1.2", "198.18.3.2"}, -1, "", nil, nil},
 		{[]string{"-c", "1", "-I", "eth9"}, -1, "", nil, nil},
+		// Bound to the loopback, the probe cannot leave: no reply, as iputils.
+		{[]string{"-c", "1", "-W", "1", "-I", "lo", "198.18.3.2"}, -1, "", nil, nil},
 		{[]string{"-c", "1", "-I", "198.18.9.9", "198.18.3.2"}, -1, "", nil, nil},
 		{[]string{"-c", "2", "-i", "0.2", "-B"}, -1, "", nil, nil},
 		{[]string{"-c", "2", "-i", "0.2", "-e", "4242"}, -1, "", nil, nil},

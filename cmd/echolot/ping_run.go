@@ -174,6 +174,7 @@ func (c *pingConfig) engineOptions() probe.Options {
 		Timeout:     10 * time.Second,
 		PMTU:        pmtu,
 		KeepPackets: true,
+		Device:      c.iface,
 	}
 	if c.intervalOK {
 		opts.Interval = c.interval

@@ -93,12 +93,8 @@ type pingSource struct {
 // checks iputils makes: -I interface or address, broadcast destinations
 // (-b) and -r (no routing). first is where the probes are sent: the
 // destination, or the first source-route hop.
-//
-// echolot's engine cannot bind its sockets to an interface
-// (SO_BINDTODEVICE): with -I INTERFACE the probes carry that interface's
-// address and leave by the routing table, so the interface is accepted
-// only when the route towards first uses it (its address is the one the
-// kernel picks); otherwise the command is refused, never half done.
+// With -I INTERFACE the engine's sockets are bound to it
+// (SO_BINDTODEVICE, probe.Options.Device), as iputils binds its own.
 func (c *pingConfig) source(_ context.Context, first netip.Addr) (pingSource, error) {
 	s := pingSource{addr: c.src, dev: c.iface, show: c.sticky || c.iface != ""}
 	if c.iface != "" {
@@ -122,12 +118,6 @@ func (c *pingConfig) source(_ context.Context, first netip.Addr) (pingSource, er
 			return s, usageErrorf("connect: %v", errnoText(err))
 		}
 		return s, usageErrorf("%v", err)
-	}
-	if c.iface != "" && !c.src.IsValid() {
-		plain, err := routeProbe(first, netip.Addr{}, "", false, c.broadcast)
-		if err != nil || plain != chosen {
-			return s, usageErrorf("-I %s: the route to %s leaves through another interface, and echolot's engine cannot bind its sockets to an interface (SO_BINDTODEVICE); use -I with an address, or a route through %s", c.iface, first, c.iface)
-		}
 	}
 	if c.src.IsValid() {
 		if c.src.Is4() != first.Is4() {
