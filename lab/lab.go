@@ -480,6 +480,41 @@ func (l *Lab) Addr(node string, v6 bool) netip.Addr {
 	return netip.Addr{}
 }
 
+// Env describes the lab to a program run in it, as environment
+// variables: ECHOLOT_LAB (the lab's name), ECHOLOT_LAB_FAULT (the fault
+// node's control socket) and, for every node with addresses,
+// ECHOLOT_<NODE>_IP4 and _IP6 (its primary addresses, as Addr) and
+// ECHOLOT_<NODE>_ADDRS (all its addresses, IPv4 first, space-separated).
+// echolot lab run gives them to its script; the Lua global lab is made
+// from them.
+func (l *Lab) Env() []string {
+	env := []string{"ECHOLOT_LAB=" + l.name, "ECHOLOT_LAB_FAULT=" + FaultSocket(l.name)}
+	ifs := l.topo.Interfaces()
+	for _, n := range l.topo.Nodes {
+		key := "ECHOLOT_" + strings.ToUpper(n.Name)
+		var all []string
+		for _, v6 := range []bool{false, true} {
+			if a := l.Addr(n.Name, v6); a.IsValid() {
+				env = append(env, key+map[bool]string{false: "_IP4=", true: "_IP6="}[v6]+a.String())
+			}
+			for _, v := range ifs {
+				if v.Node != n.Name {
+					continue
+				}
+				for _, p := range v.Addrs {
+					if p.Addr().Is6() == v6 {
+						all = append(all, p.Addr().String())
+					}
+				}
+			}
+		}
+		if len(all) > 0 {
+			env = append(env, key+"_ADDRS="+strings.Join(all, " "))
+		}
+	}
+	return env
+}
+
 // checkNode returns an error unless the lab has node.
 func (l *Lab) checkNode(node string) error {
 	if _, ok := l.topo.node(node); ok {

@@ -21,15 +21,9 @@ func TestMain(m *testing.M) { labtest.Main(m) }
 // labEnv sets the environment `echolot lab run` gives a script, so that
 // the script's global lab names this lab's nodes.
 func labEnv(t *testing.T, l *lab.Lab) {
-	t.Setenv("ECHOLOT_LAB", l.Name())
-	for _, n := range l.Topology().Nodes {
-		key := "ECHOLOT_" + strings.ToUpper(n.Name)
-		if a := l.Addr(n.Name, false); a.IsValid() {
-			t.Setenv(key+"_IP4", a.String())
-		}
-		if a := l.Addr(n.Name, true); a.IsValid() {
-			t.Setenv(key+"_IP6", a.String())
-		}
+	for _, kv := range l.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
 	}
 }
 

@@ -84,7 +84,7 @@ func labRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	cmd := l.Command(ctx, "client", append([]string{path}, scriptArgs...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	cmd.Env = append(os.Environ(), labEnv(l)...)
+	cmd.Env = append(os.Environ(), l.Env()...)
 	err = cmd.Run()
 	var ee *exec.ExitError
 	switch {
@@ -122,20 +122,4 @@ func resolveScript(script string) (path, msg string) {
 		return "", fmt.Sprintf("%s is not an executable file (chmod +x it, or name its interpreter: echolot lab run sh %s)", script, script)
 	}
 	return abs, ""
-}
-
-// labEnv describes the lab to a script: ECHOLOT_LAB and, for every node,
-// ECHOLOT_<NODE>_IP4 / _IP6 (e.g. ECHOLOT_SERVER_IP4=198.18.3.2).
-func labEnv(l *lab.Lab) []string {
-	env := []string{"ECHOLOT_LAB=" + l.Name()}
-	for _, n := range l.Topology().Nodes {
-		key := "ECHOLOT_" + strings.ToUpper(n.Name)
-		if a := l.Addr(n.Name, false); a.IsValid() {
-			env = append(env, key+"_IP4="+a.String())
-		}
-		if a := l.Addr(n.Name, true); a.IsValid() {
-			env = append(env, key+"_IP6="+a.String())
-		}
-	}
-	return env
 }
