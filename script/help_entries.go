@@ -4,7 +4,7 @@ package script
 const apiIntro = "Scripts run with `echolot run FILE [ARGS]` (or `echolot lab run FILE` inside a fresh lab), " +
 	"interactively in the REPL (`echolot`), and `help(name)` shows any entry below in the REPL. " +
 	"gopher-lua is Lua 5.1: there are no bitwise operators and no `\\x` escapes in strings — use `bit.*`, `unhex` and `pattern.bytes`.\n\n" +
-	"Every example on this page is run by `go test ./script -run TestHelpExamples` inside the client node of a fresh lab " +
+	"Every example on this page is run by `go test ./script -run TestHelpExamples` inside the client node of a fresh lab, with the global lab set as `echolot lab run` sets it " +
 	"(client 198.18.1.2 → r1 → r2 → server 198.18.3.2, path MTU 1400 at r2; see docs/lab.md).\n"
 
 // helpEntries document every name of the API, in document order; the
@@ -254,10 +254,10 @@ pp({kind="echo-reply", hops={1, 2}})`,
 		Example: `printtable({"HOP", "ADDRESS", "RTT"}, {{1, "198.18.1.1", 0.05}, {2, "198.18.2.2"}})`,
 		Output:  "  HOP  ADDRESS     RTT\n  1    198.18.1.1  0.05\n  2    198.18.2.2"},
 	{Name: "nodename", Section: "Helpers", Usage: "nodename(addr), whois(addr)",
-		Doc: "Under `echolot lab run`: the name of the lab node whose primary address (lab.NODE.ip4 or ip6) addr is, or nil; whois gives \"addr (node)\", " +
-			"just addr when it is no node's, and \"?\" for nil. A router's other interfaces are not named (see lab.NODE).",
-		Example: `print(nodename("198.18.3.2"), whois("198.18.3.2"), whois(nil))`,
-		Output:  "nil\t198.18.3.2\t?"},
+		Doc: "Under `echolot lab run`: the name of the lab node that has the address addr on any of its interfaces (lab.NODE.addrs), or nil; whois gives \"addr (node)\", " +
+			"just addr when it is no node's, and \"?\" for nil.",
+		Example: `print(nodename("198.18.2.2"), whois("198.18.3.1"), whois("192.0.2.1"), whois(nil))`,
+		Output:  "r2\t198.18.3.1 (r2)\t192.0.2.1\t?"},
 	{Name: "sleep", Section: "Helpers", Usage: "sleep(seconds), now()",
 		Doc:     "sleep waits (Ctrl-C cancels it); now is the time in seconds since the epoch, with nanoseconds.",
 		Example: `local t = now(); sleep(0.01); print(now() - t >= 0.01)`,
@@ -284,9 +284,22 @@ print(s.n, s.min, s.avg, s.max, s.p50)`,
 	},
 	{Name: "arg", Section: "Helpers", Usage: "arg[0], arg[1], ..., lab",
 		Doc: "arg holds the command-line arguments (arg[0] is the script's name). Under `echolot lab run` the global lab holds the lab's addresses: " +
-			"lab.name, lab.server.ip4, lab.server.ip6, lab.r1.ip4 … (nil elsewhere).",
-		Example: `print(arg[0] ~= nil, #arg)`,
-		Output:  "true\t0"},
+			"lab.name; lab.NODE.ip4 and lab.NODE.ip6, the node's primary addresses (lab.server.ip4, lab.r1.ip6 …); lab.NODE.addrs, all of them; " +
+			"and lab.faults (below). lab is nil elsewhere.",
+		Example: `print(arg[0] ~= nil, #arg, lab.server.ip4, table.concat(lab.r1.addrs, " "))`,
+		Output:  "true\t0\t198.18.3.2\t198.18.1.1 198.18.2.1 2001:db8:1::1 2001:db8:2::1"},
+	{Name: "lab.faults", Section: "Helpers", Usage: "lab.faults.add(rule), lab.faults.del(id), lab.faults.clear(), lab.faults.list(), lab.faults.with(rule, fn, ...)",
+		Doc: "Under `echolot lab run`: the rules of the fault node between r1 and r2, in the syntax of `echolot lab fault add` (docs/lab.md), e.g. " +
+			"\"drop pattern=7e7e7e7e dir=to-server proto=icmp\", \"corrupt offset=30 flip=0x01 dir=to-client\", \"tos 0x28 dir=to-server\". " +
+			"add returns the rule's id; list gives {id, rule, seen, matched} per rule, in the order they apply; " +
+			"with applies rule only while fn(...) runs, returns what fn returns, and removes the rule also when fn raises an error. " +
+			"Rules added with add stay until deleted (a fresh `lab run` starts with none).",
+		Example: `local p = ip{dst=lab.server.ip4} / icmp{} / raw(pattern("7e", 56))
+local lost = lab.faults.with("drop pattern=7e7e7e7e dir=to-server proto=icmp", function()
+  return sr1(p, {timeout=0.5}) == nil
+end)
+print(lost, sr1(p).kind, #lab.faults.list())`,
+		Output: "true\techo-reply\t0"},
 	{Name: "help", Section: "Helpers", Usage: "help([name | function])",
 		Doc:     "Without an argument, lists the API; with a name (\"sr1\", \"pattern.random\") or a function, shows its documentation and example.",
 		Example: `help("bit")`},

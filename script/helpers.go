@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -144,57 +143,6 @@ func (in *Interp) registerHelpers() {
 		L.Push(statsTable(L, xs))
 		return 1
 	}))
-}
-
-// registerLab sets the global lab from the environment echolot lab run
-// gives a script (ECHOLOT_LAB, ECHOLOT_<NODE>_IP4, ECHOLOT_<NODE>_IP6):
-// lab.name and per node lab.server.ip4, lab.server.ip6, …; nil outside a
-// lab. nodename(addr) and whois(addr) name the node an address belongs
-// to.
-func (in *Interp) registerLab() {
-	L := in.L
-	nodes := map[string]string{} // primary address → node
-	L.SetGlobal("nodename", L.NewFunction(func(L *lua.LState) int {
-		if n, ok := nodes[L.OptString(1, "")]; ok {
-			L.Push(lua.LString(n))
-		} else {
-			L.Push(lua.LNil)
-		}
-		return 1
-	}))
-	L.SetGlobal("whois", L.NewFunction(func(L *lua.LState) int {
-		if L.Get(1) == lua.LNil {
-			L.Push(lua.LString("?"))
-			return 1
-		}
-		a := L.CheckString(1)
-		if n, ok := nodes[a]; ok {
-			a += " (" + n + ")"
-		}
-		L.Push(lua.LString(a))
-		return 1
-	}))
-	name := os.Getenv("ECHOLOT_LAB")
-	if name == "" {
-		return
-	}
-	t := L.NewTable()
-	t.RawSetString("name", lua.LString(name))
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, "ECHOLOT_") || !(strings.HasSuffix(k, "_IP4") || strings.HasSuffix(k, "_IP6")) {
-			continue
-		}
-		node := strings.ToLower(k[len("ECHOLOT_") : len(k)-4])
-		n, ok := t.RawGetString(node).(*lua.LTable)
-		if !ok {
-			n = L.NewTable()
-			t.RawSetString(node, n)
-		}
-		n.RawSetString(strings.ToLower(k[len(k)-3:]), lua.LString(v))
-		nodes[v] = node
-	}
-	L.SetGlobal("lab", t)
 }
 
 // printTable is printtable(head, rows): a header and rows in columns as

@@ -251,3 +251,68 @@ print(pcall(sr1, ip{dst="198.18.3.2"} / icmp{}, {iface=""}))
 		}
 	}
 }
+
+// TestLabFaultsFromLua: lab.faults drives the fault node; with removes
+// its rule also when its function raises an error; a bad rule names the
+// field; the counters show what the rule did; nodename knows a router's
+// second interface.
+func TestLabFaultsFromLua(t *testing.T) {
+	l := labtest.New(t)
+	for _, kv := range l.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code, out, errs := runIn(t, l, t.TempDir(), ctx, `
+local p = ip{dst=lab.server.ip4} / icmp{} / raw(pattern("7e", 56))
+local id = lab.faults.add("drop pattern=7e7e7e7e dir=to-server proto=icmp")
+print("answered", sr1(p, {timeout=0.5}) ~= nil)
+local l = lab.faults.list()
+print("rules", #l, l[1].id == id, l[1].matched, l[1].rule)
+lab.faults.del(id)
+print("after del", sr1(p).kind)
+print(pcall(lab.faults.with, "tos 0x28 dir=to-server", function() error("boom") end))
+print("left", #lab.faults.list())
+print(pcall(lab.faults.add, "corrupt offset=99999 flip=0x01"))
+print(nodename("198.18.2.1"), nodename(lab.r2.ip6))
+lab.faults.add("tos 0x28 dir=to-server")
+lab.faults.add("tos 0x10 dir=to-client")
+lab.faults.clear()
+print("cleared", #lab.faults.list())
+`)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{
+		"answered\tfalse\n",
+		"rules\t1\ttrue\t1\tdrop pattern=7e7e7e7e dir=to-server proto=icmp\n",
+		"after del\techo-reply\n",
+		"false\ttest.lua:9: boom\n",
+		"left\t0\n",
+		"false\ttest.lua:11: lab.faults.add: fault: offset = \"99999\": offset is at most 65535\n",
+		"r1\tr2\n",
+		"cleared\t0\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestLabFaultsNoNode: with no fault node behind the socket, a rule
+// cannot be added and the error says so.
+func TestLabFaultsNoNode(t *testing.T) {
+	t.Setenv("ECHOLOT_LAB", "gone")
+	t.Setenv("ECHOLOT_LAB_FAULT", filepath.Join(t.TempDir(), "fault.sock"))
+	var out bytes.Buffer
+	in, err := New(Options{Stdout: &out, Stderr: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	code := in.RunString(context.Background(), "t.lua", `print(pcall(lab.faults.add, "tos 0x28"))`)
+	if code != 0 || !strings.Contains(out.String(), "false\tt.lua:1: lab.faults.add: fault: no fault node answers at") {
+		t.Errorf("exit %d, printed %q", code, out.String())
+	}
+}
