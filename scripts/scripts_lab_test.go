@@ -3,12 +3,15 @@ package scripts_test
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/echolot/echolot/internal/testenv"
+	"github.com/echolot/echolot/internal/tshark"
 	"github.com/echolot/echolot/lab"
 	"github.com/echolot/echolot/lab/fault"
 	"github.com/echolot/echolot/lab/labtest"
@@ -31,6 +34,12 @@ func labEnv(t *testing.T, l *lab.Lab) {
 // returns its exit code and output (stdout, then stderr).
 func run(t *testing.T, l *lab.Lab, name string, args ...string) (int, string) {
 	t.Helper()
+	return runIn(t, l, t.TempDir(), name, args...)
+}
+
+// runIn is run with the script's working directory dir.
+func runIn(t *testing.T, l *lab.Lab, dir, name string, args ...string) (int, string) {
+	t.Helper()
 	s, ok := scripts.Lookup(name)
 	if !ok {
 		t.Fatalf("script %s is not shipped", name)
@@ -39,7 +48,6 @@ func run(t *testing.T, l *lab.Lab, name string, args ...string) (int, string) {
 	defer cancel()
 	var out, errb bytes.Buffer
 	code := -1
-	dir := t.TempDir()
 	err := l.InNode("client", func() error {
 		in, err := script.New(script.Options{Stdout: &out, Stderr: &errb, Args: args, Dir: dir})
 		if err != nil {
@@ -192,8 +200,8 @@ func TestRR(t *testing.T) {
 		t.Errorf("exit %d, want 0", code)
 	}
 	// the path, out and back, with the hops named
-	mustMatch(t, out, `(?m)^  1  198\.18\.2\.1 +out +hop 1 leaving towards 198\.18\.3\.2 \(traceroute sees it as 198\.18\.1\.1 \(r1\)\)$`)
-	mustMatch(t, out, `(?m)^  2  198\.18\.3\.1 +out +hop 2 .*198\.18\.2\.2 \(r2\)`)
+	mustMatch(t, out, `(?m)^  1  198\.18\.2\.1  r1 +out +hop 1 leaving towards 198\.18\.3\.2 \(traceroute sees it as 198\.18\.1\.1 \(r1\)\)$`)
+	mustMatch(t, out, `(?m)^  2  198\.18\.3\.1  r2 +out +hop 2 .*198\.18\.2\.2 \(r2\)`)
 	mustMatch(t, out, `(?m)^  5  198\.18\.2\.2  r2 +back`)
 	mustMatch(t, out, `(?m)^  6  198\.18\.1\.1  r1 +back`)
 	// the kernel-style header holds the sender first, one more address
@@ -329,5 +337,53 @@ func TestICMPLab(t *testing.T) {
 		`RESULT: 11 of 11 messages provoked`,
 	} {
 		mustMatch(t, out, re)
+	}
+}
+
+// TestTour runs the whole tour and checks what it found, not only that
+// it ran: the damaged offset and bit, the dropped fill and its shortest
+// run (and no other fill), the MTU and the router that reported it with
+// the kernel's cache learning it, the recorded route, the timestamps,
+// the TOS rewrite in the quote, and a capture tshark reads with its
+// probe↔answer comments. It also leaves no fault rule behind.
+func TestTour(t *testing.T) {
+	l := newLab(t)
+	rules(t, l)
+	dir := t.TempDir()
+	code, out := runIn(t, l, dir, "tour")
+	if code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	mustMatch(t, out, `(?m)^  echo +3 of 3 replies, all 56 payload bytes intact$`)
+	mustMatch(t, out, `(?m)^  corruption +offset 30 bits 0x01 in 3 of 3 replies$`)
+	mustMatch(t, out, `(?m)^  sweep +dropped 0x7e; shortest dropped run 4 bytes$`)
+	mustMatch(t, out, `(?m)^dropped: 0x7e; the other 255 fills came back\.$`)
+	mustMatch(t, out, `(?m)^  pmtu +1400 at 198\.18\.2\.2 \(r2\); kernel's cache 1500 before, 1400 after$`)
+	mustMatch(t, out, `(?m)^  record route +198\.18\.1\.2 198\.18\.2\.1 198\.18\.3\.1 198\.18\.3\.2 198\.18\.3\.2 198\.18\.2\.2 198\.18\.1\.1 198\.18\.1\.2$`)
+	mustMatch(t, out, `(?m)^  timestamps +4 stamped, [1-9]\d* found the option full$`)
+	mustMatch(t, out, `(?m)^  quote +time-exceeded from 198\.18\.2\.2 \(r2\): tos 0x10 -> 0x28$`)
+	mustMatch(t, out, `(?m)^  CHANGED +tos +0x10 -> 0x28 `)
+	mustMatch(t, out, `(?m)^  4 +4 x 0x7e, then 0x00, repeated to 56 bytes +DROPPED$`)
+	mustMatch(t, out, `(?m)^  3 +3 x 0x7e, then 0x00, repeated to 56 bytes +came back$`)
+	mustNotMatch(t, out, `Not as expected`)
+	if rs, err := l.Fault().List(); err != nil || len(rs) != 0 {
+		t.Errorf("fault rules left behind: %v %v", rs, err)
+	}
+	m := regexp.MustCompile(`Wrote (\d+) packets to tour\.pcapng`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatal("the tour did not say it wrote tour.pcapng")
+	}
+	rows := tshark.FieldsFile(t, filepath.Join(dir, "tour.pcapng"), "frame.number", "frame.comment")
+	if strconv.Itoa(len(rows)) != m[1] {
+		t.Errorf("tshark reads %d packets, the tour says it wrote %s", len(rows), m[1])
+	}
+	var te bool
+	for _, r := range rows {
+		if strings.Contains(r[1], "time-exceeded from 198.18.2.2") && strings.Contains(r[1], "tos 0x10→0x28") {
+			te = true
+		}
+	}
+	if !te {
+		t.Error("no frame comment links the time-exceeded answer to its probe with the tos change")
 	}
 }
