@@ -182,10 +182,10 @@ func TestGuessPattern(t *testing.T) {
 	}
 }
 
-// TestReplacesTourCapture does what lab/tour's WritePcapng does, with this
-// package: Ethernet frames of a lab node, annotated offline, written as
-// pcapng with an interface named after the node.
-func TestReplacesTourCapture(t *testing.T) {
+// TestAnnotatedLabNodeCapture: Ethernet frames sniffed on a lab node,
+// annotated offline, written as pcapng with an interface named after the
+// node.
+func TestAnnotatedLabNodeCapture(t *testing.T) {
 	s := sampleExchanges(t)
 	var recs []Record
 	for i, r := range s.recs[:4] {

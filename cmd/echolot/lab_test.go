@@ -12,11 +12,15 @@ import (
 	"github.com/echolot/echolot/lab/labtest"
 )
 
+// asEcholot names the variable that makes the test binary echolot.
+const asEcholot = "ECHOLOT_TEST_AS_ECHOLOT"
+
 func TestMain(m *testing.M) {
 	// "lab up" starts the fault daemon as os.Executable(), which in these
 	// tests is the test binary: let it play echolot for that command.
 	// "lab run x.lua" runs os.Executable() run x.lua in the client node.
-	if len(os.Args) > 2 && (os.Args[1] == "lab" && os.Args[2] == "fault-node" || os.Args[1] == "run") {
+	// With ECHOLOT_TEST_AS_ECHOLOT set, a test runs it as echolot itself.
+	if len(os.Args) > 2 && (os.Args[1] == "lab" && os.Args[2] == "fault-node" || os.Args[1] == "run") || os.Getenv(asEcholot) != "" {
 		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	labtest.Main(m)

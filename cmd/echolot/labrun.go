@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/echolot/echolot/lab"
 )
@@ -65,7 +66,9 @@ func labRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if !needPrivileges(stderr, "run") {
 		return exitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGPIPE too: with the output cut short (| head) the script is
+	// stopped and the lab still removed.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
 	defer stop()
 	if _, err := lab.Open(*name); err == nil {
 		return usageErr(stderr, "run", "a lab named %q is already up: remove it (echolot lab down --name %s) or choose another --name", *name, *name)
@@ -82,16 +85,27 @@ func labRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 		}()
 	}
-	cmd := l.Command(ctx, "client", append([]string{path}, scriptArgs...)...)
+	return runInClient(ctx, l, "run", append([]string{path}, scriptArgs...), stdin, stdout, stderr)
+}
+
+// runInClient runs argv inside l's client node with the lab described in
+// its environment (Lab.Env) and returns its exit status. When ctx ends
+// (Ctrl-C, SIGTERM) the program gets SIGINT and a few seconds to stop
+// cleanly, flushing its captures, before it is killed; a program killed
+// by a signal (SIGPIPE when its output was cut short) counts as failed.
+func runInClient(ctx context.Context, l *lab.Lab, cmdName string, argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := l.Command(ctx, "client", argv...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	cmd.Env = append(os.Environ(), l.Env()...)
-	err = cmd.Run()
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
 	var ee *exec.ExitError
 	switch {
-	case errors.As(err, &ee):
+	case errors.As(err, &ee) && ee.ExitCode() >= 0:
 		return ee.ExitCode()
 	case err != nil:
-		fmt.Fprintf(stderr, "echolot lab run: %v\n", err)
+		fmt.Fprintf(stderr, "echolot lab %s: %s: %v\n", cmdName, filepath.Base(argv[0]), err)
 		return exitFailure
 	}
 	return exitOK

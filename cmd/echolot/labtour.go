@@ -2,16 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/echolot/echolot/lab"
-	"github.com/echolot/echolot/lab/tour"
 )
 
 func init() {
@@ -25,12 +24,15 @@ func init() {
 // tourLabName is the lab the tour builds unless --name says otherwise.
 const tourLabName = "tour"
 
-// labTour is "echolot lab tour".
-func labTour(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+// labTour is "echolot lab tour": a fresh lab, the shipped script
+// tour.lua run in its client (as `echolot lab run tour PCAP` would), and
+// the lab removed afterwards, also on Ctrl-C and when the output is cut
+// short.
+func labTour(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs, name := labFlags("tour", stderr)
 	fs.Lookup("name").DefValue = tourLabName
 	*name = tourLabName
-	pcap := fs.String("pcap", "tour.pcapng", "write everything the client's interface saw to this pcapng `file` (\"\" for none)")
+	pcap := fs.String("pcap", "tour.pcapng", "write everything the tour sends and receives to this pcapng `file` (\"\" for none)")
 	keep := fs.Bool("keep", false, "leave the lab up afterwards, to explore it with echolot lab exec")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -40,6 +42,17 @@ func labTour(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	if err := lab.CheckName(*name); err != nil {
 		return usageErr(stderr, "tour", "%v", err)
+	}
+	if *pcap != "" {
+		abs, err := filepath.Abs(*pcap)
+		if err != nil {
+			return usageErr(stderr, "tour", "--pcap %s: %v", *pcap, err)
+		}
+		*pcap = abs
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return usageErr(stderr, "tour", "cannot find the echolot executable to run the tour with: %v", err)
 	}
 	if !needPrivileges(stderr, "tour") {
 		return exitUsage
@@ -63,29 +76,24 @@ func labTour(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "echolot lab tour: %v\n", err)
 		return exitFailure
 	}
-	if !*keep {
-		defer func() {
-			if err := l.Close(); err != nil {
-				fmt.Fprintf(stderr, "echolot lab tour: tearing down: %v\n", err)
-			}
-		}()
-	}
-	fmt.Fprintf(stdout, "Up in %v. The probes below are sent from the client to the server (%v).\n", time.Since(start).Round(time.Millisecond), l.Addr("client", false))
-	t := &tour.Tour{Lab: l, Out: stdout, Pcapng: *pcap}
-	_, err = t.Run(ctx)
-	switch {
-	case errors.Is(err, context.Canceled):
+	fmt.Fprintf(stdout, "Up in %v. Running the shipped script tour.lua in the client (echolot scripts shows it; echolot lab run tour does the same).\n",
+		time.Since(start).Round(time.Millisecond))
+	code := runInClient(ctx, l, "tour", []string{self, "run", "tour", *pcap}, stdin, stdout, stderr)
+	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "\necholot lab tour: interrupted; the lab is being removed.")
-		return exitFailure
-	case err != nil:
-		fmt.Fprintf(stderr, "\necholot lab tour: %v\n", err)
-		return exitFailure
+		code = exitFailure
 	}
 	if *keep {
 		fmt.Fprintf(stdout, "\nThe lab %q stays up: try  sudo echolot lab exec --name %s client -- ping -c 3 -R %v  and remove it with  sudo echolot lab down --name %s\n",
 			l.Name(), l.Name(), l.Addr("server", false), l.Name())
-	} else {
+		return code
+	}
+	if err := l.Close(); err != nil {
+		fmt.Fprintf(stderr, "echolot lab tour: tearing down: %v\n", err)
+		return exitFailure
+	}
+	if code == exitOK {
 		fmt.Fprintf(stdout, "\nTour done in %v; the lab has been removed.\n", time.Since(start).Round(time.Millisecond))
 	}
-	return exitOK
+	return code
 }
