@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // IPv4 option types (RFC 791 §3.1, RFC 2113 §2.1): copied flag, class and
@@ -279,6 +280,25 @@ type Timestamp struct {
 	// TSPrespec every prespecified address with its time (zero until
 	// recorded). When building they are written into the first slots.
 	Entries []TSEntry
+	// PrefillSource stamps the sending host into the first slot before
+	// Entries, as the Linux kernel does for packets it builds itself
+	// (`ping -T`): its time for TSOnly, the header's source address and
+	// its time for TSAndAddr, and for TSPrespec the time of the first
+	// prespecified address when that is the source. A header built by
+	// echolot is not stamped by the sending host, so without this the
+	// sender is missing from the list.
+	PrefillSource bool
+	// PrefillTime is the time PrefillSource stamps, in milliseconds since
+	// midnight UT (RFC 791 §3.1); zero means the time of building.
+	PrefillTime uint32
+}
+
+// TimeOfDayMS returns t as the Timestamp option counts time: milliseconds
+// since midnight UT (RFC 791 §3.1).
+func TimeOfDayMS(t time.Time) uint32 {
+	t = t.UTC()
+	y, m, d := t.Date()
+	return uint32(t.Sub(time.Date(y, m, d, 0, 0, 0, 0, time.UTC)).Milliseconds())
 }
 
 // Name returns "ts".
@@ -355,10 +375,30 @@ func (o *Timestamp) check(i int) error {
 	if o.Overflow > 15 {
 		return fieldErr(optField(i, "overflow"), o.Overflow, "the overflow counter is 4 bits: 0–15")
 	}
-	if len(o.Entries) > slots {
-		return fieldErr(optField(i, "entries"), len(o.Entries), "%d entries do not fit in %d slots", len(o.Entries), slots)
+	if n := o.ownEntries(); n > slots {
+		return fieldErr(optField(i, "entries"), n, "%d entries do not fit in %d slots", n, slots)
 	}
 	return nil
+}
+
+// prefillsOwn reports whether PrefillSource adds an entry of its own in
+// front of Entries (TSOnly and TSAndAddr; TSPrespec stamps in place).
+func (o *Timestamp) prefillsOwn() bool { return o.PrefillSource && o.Flag != TSPrespec }
+
+// ownEntries is the number of entries written when building.
+func (o *Timestamp) ownEntries() int {
+	if o.prefillsOwn() {
+		return len(o.Entries) + 1
+	}
+	return len(o.Entries)
+}
+
+// prefillTime is the time PrefillSource stamps.
+func (o *Timestamp) prefillTime() uint32 {
+	if o.PrefillTime != 0 {
+		return o.PrefillTime
+	}
+	return TimeOfDayMS(time.Now())
 }
 
 func (o *Timestamp) marshal(b []byte, h *IPv4, i int) (int, error) {
@@ -369,12 +409,19 @@ func (o *Timestamp) marshal(b []byte, h *IPv4, i int) (int, error) {
 	es := o.entrySize()
 	n := 4 + es*slots
 	ptr := o.Pointer
+	if o.PrefillSource && es == 8 && !h.Src.Unmap().Is4() {
+		return 0, fieldErr(optField(i, "prefill"), "ip.src unset", "prefilling the first slot needs the header's IPv4 source address")
+	}
+	// For TSPrespec the sender stamps in place when it is the first
+	// prespecified address.
+	stampFirst := o.Flag == TSPrespec && o.PrefillSource && len(o.Entries) > 0 &&
+		o.Entries[0].Time == 0 && o.Entries[0].Addr.Unmap() == h.Src.Unmap()
 	if ptr == 0 {
-		rec := len(o.Entries)
+		rec := o.ownEntries()
 		if o.Flag == TSPrespec {
 			rec = 0
-			for _, e := range o.Entries {
-				if e.Time == 0 {
+			for j, e := range o.Entries {
+				if e.Time == 0 && !(j == 0 && stampFirst) {
 					break
 				}
 				rec++
@@ -384,7 +431,19 @@ func (o *Timestamp) marshal(b []byte, h *IPv4, i int) (int, error) {
 	}
 	b[0], b[1], b[2], b[3] = OptTimestamp, uint8(n), ptr, o.Overflow<<4|uint8(o.Flag)
 	off := 4
+	if o.prefillsOwn() {
+		if es == 8 {
+			a := h.Src.Unmap().As4()
+			copy(b[off:], a[:])
+			off += 4
+		}
+		binary.BigEndian.PutUint32(b[off:], o.prefillTime())
+		off += 4
+	}
 	for j, e := range o.Entries {
+		if j == 0 && stampFirst {
+			e.Time = o.prefillTime()
+		}
 		if es == 8 {
 			if !e.Addr.Unmap().Is4() {
 				return 0, fieldErr(optField(i, "entries["+itoa(j+1)+"].addr"), e.Addr, "%s entries need an IPv4 address", o.Flag)

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestGoldenEchoRR compares a build with bytes computed by hand. The packet
@@ -60,6 +61,21 @@ func TestGoldenOptions(t *testing.T) {
 		{"rr2+eol", []Option{&RecordRoute{Slots: 2}, EOL{}}, "070b04" + z(8) + "00"},
 		{"router-alert", []Option{RouterAlert{Value: 0}}, "94040000"},
 		{"lsrr", []Option{&SourceRoute{Route: []netip.Addr{hop1}}}, "830704c6120102" + "00"},
+		// Prefilled as the kernel builds them for ping -T, with the time
+		// fixed at 0x01020304 ms and the source 198.18.0.1 (c6 12 00 01):
+		// tsonly: pointer 5 + 4 = 9, the time in slot 1;
+		{"ts-tsonly-prefill", []Option{&Timestamp{Flag: TSOnly, PrefillSource: true, PrefillTime: 0x01020304}},
+			"44280900" + "01020304" + z(32)},
+		// tsandaddr: pointer 5 + 8 = 13 (0x0d), source then time;
+		{"ts-tsandaddr-prefill", []Option{&Timestamp{Flag: TSAndAddr, PrefillSource: true, PrefillTime: 0x01020304}},
+			"44240d01" + "c6120001" + "01020304" + z(24)},
+		// prespec with the source first: length 4 + 2×8 = 20 (0x14), its
+		// time stamped in place, pointer 13 at the second address;
+		{"ts-prespec-prefill-own", []Option{&Timestamp{Flag: TSPrespec, PrefillSource: true, PrefillTime: 0x01020304,
+			Entries: []TSEntry{{Addr: srcA}, {Addr: dstA}}}}, "44140d03" + "c6120001" + "01020304" + "c6120302" + z(4)},
+		// prespec not starting with the source: nothing to stamp, pointer 5.
+		{"ts-prespec-prefill-other", []Option{&Timestamp{Flag: TSPrespec, PrefillSource: true, PrefillTime: 0x01020304,
+			Entries: []TSEntry{{Addr: dstA}}}}, "440c0503" + "c6120302" + z(4)},
 	}
 	for _, c := range cases {
 		p := Packet{Version: 4, IPv4: v4(IPv4{Options: c.opts}), Transport: TransportICMP, ICMP: echo(1, 1)}
@@ -209,5 +225,35 @@ func TestAppendToReusesBuffer(t *testing.T) {
 	b, _ = p.AppendTo(prefix)
 	if !bytes.Equal(b[:3], []byte{1, 2, 3}) || !bytes.Equal(b[3:], fresh) {
 		t.Fatalf("AppendTo did not append: %x", b)
+	}
+}
+
+// TestTimestampPrefill: a prefilled option parses back with the sender
+// first, and an unset time is the time of building.
+func TestTimestampPrefill(t *testing.T) {
+	if got := TimeOfDayMS(time.Date(2026, 11, 23, 1, 2, 3, 4e6, time.FixedZone("x", 3600))); got != (2*60+3)*1000+4 {
+		t.Errorf("TimeOfDayMS(01:02:03.004+01:00) = %d, want 123004 (00:02:03.004 UT)", got)
+	}
+	p := Packet{Version: 4, IPv4: v4(IPv4{Options: []Option{&Timestamp{Flag: TSAndAddr, PrefillSource: true}}}),
+		Transport: TransportICMP, ICMP: echo(1, 1)}
+	before := TimeOfDayMS(time.Now())
+	b, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := TimeOfDayMS(time.Now())
+	q, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := q.IPv4.Options[0].(*Timestamp)
+	rec := ts.Recorded()
+	if len(rec) != 1 || rec[0].Addr != srcA || rec[0].Time < before || rec[0].Time > after {
+		t.Errorf("recorded %v, want [%v@%d..%d]", rec, srcA, before, after)
+	}
+	// Without a source there is nothing to prefill with.
+	p.IPv4.Src = netip.Addr{}
+	if _, err := p.Marshal(); err == nil || !strings.Contains(err.Error(), "prefill") {
+		t.Errorf("prefill without a source: %v, want an error naming prefill", err)
 	}
 }

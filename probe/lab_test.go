@@ -455,6 +455,34 @@ func TestDgramRecordRoutePrefill(t *testing.T) {
 	}
 }
 
+// TestDgramTimestampPrefill: a prefilled timestamp option over a datagram
+// socket is stamped by the kernel once, with this host first, as ping -T
+// shows it — not twice, and not with 0.0.0.0.
+func TestDgramTimestampPrefill(t *testing.T) {
+	t.Parallel()
+	l := labtest.New(t)
+	tmpl := echo4(serverV4, 16)
+	tmpl.IPv4.Options = []packet.Option{&packet.Timestamp{Flag: packet.TSAndAddr, PrefillSource: true}}
+	e, c := engineIn(t, l, "client", Probe{Packet: tmpl}, Options{Count: 1, Mode: ModeDgram, Timeout: 2 * time.Second})
+	run(t, e)
+	rs := c.of(KindReply)
+	if len(rs) != 1 || len(rs[0].IPOptions) == 0 {
+		t.Fatalf("replies %v", rs)
+	}
+	ts, ok := rs[0].IPOptions[0].(*packet.Timestamp)
+	var got []string
+	if ok {
+		for _, e := range ts.Recorded() {
+			got = append(got, e.Addr.String())
+		}
+	}
+	// client (the kernel's own stamp), r1, r2, server: what ping -T
+	// tsandaddr prints in the lab.
+	if want := "198.18.1.2 198.18.1.1 198.18.2.2 198.18.3.2"; strings.Join(got, " ") != want {
+		t.Errorf("stamped by %v, want %s", got, want)
+	}
+}
+
 // TestDgramBindsTemplateSource: in ModeDgram the kernel writes source
 // address and port, so the socket is bound to the template's: a UDP
 // probe with a fixed source port leaves from it (the quote of the port

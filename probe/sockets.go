@@ -323,14 +323,24 @@ func appendIPv4Header(b []byte, src, dst netip.Addr, ttl, tos int, opts []byte, 
 // host in a record route itself as the packet leaves, so a slot
 // prefilled with the source (RecordRoute.PrefillSource, what a raw probe
 // needs to look like ping -R) would be recorded twice, the first time as
-// 0.0.0.0 since the option bytes are built without the source.
+// 0.0.0.0 since the option bytes are built without the source. The same
+// holds for a prefilled timestamp option (Timestamp.PrefillSource).
 func kernelOptions(opts []packet.Option) []packet.Option {
 	out := make([]packet.Option, len(opts))
 	for i, o := range opts {
-		if rr, ok := o.(*packet.RecordRoute); ok && rr.PrefillSource {
-			c := *rr
-			c.PrefillSource = false
-			o = &c
+		switch v := o.(type) {
+		case *packet.RecordRoute:
+			if v.PrefillSource {
+				c := *v
+				c.PrefillSource = false
+				o = &c
+			}
+		case *packet.Timestamp:
+			if v.PrefillSource {
+				c := *v
+				c.PrefillSource = false
+				o = &c
+			}
 		}
 		out[i] = o
 	}
