@@ -115,12 +115,19 @@ print(a.packet.kind, a.packet.quote.ip.ttl, a.packet.quote.dst)`,
 		Example: `local a = sr1(ip{dst="198.18.3.2", options={opt.rr(9)}} / icmp{})
 print(table.concat(a.packet.ip.rr, " "))`,
 		Output: "198.18.2.1 198.18.3.1 198.18.3.2 198.18.3.2 198.18.2.2 198.18.1.1 198.18.1.2"},
-	{Name: "opt.ts", Section: "IPv4 options", Usage: `opt.ts("tsonly"|"tsandaddr" [, n]), opt.ts("prespec", {addr, ...})`,
+	{Name: "opt.ts", Section: "IPv4 options", Usage: `opt.ts("tsonly"|"tsandaddr" [, n] [, {prefill=true}]), opt.ts("prespec", {addr, ...} [, {prefill=true}])`,
 		Doc: "Internet Timestamp (RFC 791 §3.1, type 68): times only (up to 9), address and time pairs (up to 4), or times from prespecified addresses (up to 4). " +
-			"Times are milliseconds since midnight UT. A received packet lists them as p.ip.ts = {{addr=, ms=}, ...} with .overflow when routers could not record.",
-		Example: `local a = sr1(ip{dst="198.18.3.2", options={opt.ts("tsandaddr", 4)}} / icmp{})
-for _, e in ipairs(a.packet.ip.ts) do print(e.addr) end`,
-		Output: "198.18.1.1\n198.18.2.2\n198.18.3.2\n198.18.3.2"},
+			"Times are milliseconds since midnight UT. A received packet lists them as p.ip.ts = {{addr=, ms=}, ...} with .overflow, the count of hops that found the option full. " +
+			"A header built by echolot leaves every slot to the path; prefill=true stamps this host first (for prespec: when it is the first address), as the kernel does for `ping -T`.",
+		Example: `local function stamps(o)
+  local a = sr1(ip{dst="198.18.3.2", options={o}} / icmp{})
+  local t = {}
+  for _, e in ipairs(a.packet.ip.ts) do t[#t + 1] = e.addr end
+  return table.concat(t, " ") .. ", overflow " .. a.packet.ip.ts.overflow
+end
+print(stamps(opt.ts("tsandaddr", 4)))
+print(stamps(opt.ts("tsandaddr", {prefill=true})))`,
+		Output: "198.18.1.1 198.18.2.2 198.18.3.2 198.18.3.2, overflow 3\n198.18.1.2 198.18.1.1 198.18.2.2 198.18.3.2, overflow 3"},
 	{Name: "opt.lsrr", Section: "IPv4 options", Usage: "opt.lsrr{addr, ...}, opt.ssrr{addr, ...}",
 		Doc: "Loose and Strict Source and Record Route (RFC 791 §3.1, types 131 and 137), 1–9 addresses: the hops still to visit followed by the final destination; " +
 			"the IP destination is the first hop. Many hosts refuse source-routed packets (Linux's accept_source_route is off by default; the lab's routers allow it).",

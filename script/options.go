@@ -176,6 +176,17 @@ func (in *Interp) registerOptions() {
 		"ts": func(L *lua.LState) int {
 			kind := L.OptString(1, "tsonly")
 			ts := &packet.Timestamp{}
+			// {prefill=true} comes last: after the slots or the
+			// prespecified addresses, or in place of the slots.
+			last := 3
+			if _, ok := L.Get(2).(*lua.LTable); ok && kind != "prespec" && kind != "tsprespec" {
+				last = 2
+			}
+			if t, ok := L.Get(last).(*lua.LTable); ok {
+				ts.PrefillSource = lua.LVAsBool(t.RawGetString("prefill"))
+			} else if L.Get(last) != lua.LNil {
+				L.RaiseError("opt.ts: argument %d is %s, want {prefill=true} or nothing", last, describe(L.Get(last)))
+			}
 			switch kind {
 			case "tsonly":
 				ts.Flag = packet.TSOnly
@@ -207,7 +218,7 @@ func (in *Interp) registerOptions() {
 				limit = 4
 			}
 			n := limit
-			if L.GetTop() >= 2 {
+			if last == 3 && L.Get(2) != lua.LNil {
 				v, err := intValue("opt.ts slots", L.Get(2), 1, int64(limit))
 				if err != nil {
 					L.RaiseError("%v", err)

@@ -186,7 +186,7 @@ print("   fault node is a bridge and records nothing. (echolot run rr explains e
 -- 6 -------------------------------------------------------------------
 header("Timestamps")
 local stamps, unrecorded = {}, 0
-a = sr1(ip{dst=dst, options={opt.ts("tsandaddr", 4)}} / icmp{}, {timeout=1, retries=1})
+a = sr1(ip{dst=dst, options={opt.ts("tsandaddr", {prefill=true})}} / icmp{}, {timeout=1, retries=1})
 if a and a.packet.ip.ts then
   stamps, unrecorded = a.packet.ip.ts, a.packet.ip.ts.overflow or 0
 end
@@ -195,9 +195,10 @@ for i, e in ipairs(stamps) do trows[#trows + 1] = {i, whois(e.addr), e.ms} end
 printtable({"#", "ADDRESS", "MS SINCE MIDNIGHT UT"}, trows)
 printf("overflow: %d hops found the option full\n", unrecorded)
 found("timestamps", #stamps == 4 and unrecorded > 0, "%d stamped, %d found the option full", #stamps, unrecorded)
-explain("The option's 40 bytes hold only 4 address+time pairs: r1, r2 and the server (on receipt, and")
-print("   again sending the reply) filled them; every hop after that could only count itself in the")
-print("   option's 4-bit overflow field (ping -T tsandaddr's \"Unrecorded hops\"). (echolot run ts.)")
+explain("The option's 40 bytes hold only 4 address+time pairs: the client (stamped by the sender, as")
+print("   ping -T's kernel does: opt.ts(\"tsandaddr\", {prefill=true})), r1, r2 and the server filled")
+print("   them; every hop after that could only count itself in the option's 4-bit overflow field")
+print("   (ping -T tsandaddr's \"Unrecorded hops\"). (echolot run ts explains the other flavours.)")
 
 -- 7 -------------------------------------------------------------------
 header("TTL exceeded, and what the quote reveals")

@@ -10,8 +10,8 @@
 --   prespec    only the listed addresses stamp (up to 4), here hops
 --              taken from the tsandaddr run
 -- and once more as the kernel builds tsandaddr for ping -T (the sender
--- stamps the first slot itself), built by hand with opt.raw because a
--- header built by echolot leaves every slot to the path.
+-- stamps the first slot itself: {prefill=true}), because a header built
+-- by echolot leaves every slot to the path.
 -- Stamps are milliseconds since midnight UT. Every hop that wants to
 -- stamp but finds the option full increments its 4-bit overflow counter
 -- instead: unlike record route, the timestamp option tells how much of
@@ -97,18 +97,8 @@ printf("  %d of the %d listed addresses stamped; a hop stamps only when the next
 
 -- As the kernel builds it for ping -T tsandaddr: the sender's address and
 -- time already in the first slot, the pointer past it.
-local function be32(n)
-  n = math.floor(n) % 4294967296
-  return string.char(math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
-end
-local function addr_bytes(s)
-  local a, b, c, d = string.match(s, "^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
-  return string.char(tonumber(a), tonumber(b), tonumber(c), tonumber(d))
-end
-local ms = math.floor(now() * 1000) % 86400000
-local raw_ts = string.char(68, 36, 13, 1) .. addr_bytes(src) .. be32(ms) .. string.rep(string.char(0), 24)
-local kern = stamp(opt.raw(raw_ts)) or {}
-show("4. tsandaddr as ping -T builds it (the sender stamps slot 1; opt.raw)", kern, src)
+local kern = stamp(opt.ts("tsandaddr", {prefill=true})) or {}
+show("4. tsandaddr as ping -T builds it (the sender stamps slot 1: opt.ts(\"tsandaddr\", {prefill=true}))", kern, src)
 
 print()
 print("Why kernel-built and self-built options record a different number of hops:")
