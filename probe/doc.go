@@ -28,6 +28,12 @@
 // stops at the count, the deadline or when its context is cancelled, and
 // returns the statistics in every case.
 //
+// An engine can run again through the same sockets: Rearm gives it a new
+// Probe and Options between runs (the Lua runtime's sr1 in a loop), keeping
+// its identifiers and filters. Its identifiers go on from run to run, so
+// an answer to an earlier run is never taken for one to the next (see
+// rearm.go).
+//
 // # Matching
 //
 // Outstanding probes live in a ring (at most 65,536 of them, fewer for

@@ -19,8 +19,9 @@ import (
 
 // Engine sends probes built from a Probe, matches everything that comes
 // back to the probe that caused it, times it and keeps statistics. Make one
-// with New inside the network namespace to probe from, call Run once, then
-// Close.
+// with New inside the network namespace to probe from, call Run, then
+// Close. To send again through the same sockets, re-arm it with Rearm
+// between runs.
 type Engine struct {
 	opts  Options
 	probe Probe
@@ -28,8 +29,16 @@ type Engine struct {
 	pats  []packet.Pattern
 	be    *backend
 	pacer *pacer
+	sig   sockSig // what the sockets were opened for (rearm.go)
 
 	local, dst netip.Addr
+	srcs       map[srcKey]netip.Addr // sources looked up, for Rearm
+	// base is the number of probes the earlier runs sent: this run's
+	// probe k is the engine's probe base+k, whose number the ICMP sequence
+	// number, source port, TCP sequence number and IPv4 ID derive from.
+	base       uint64
+	rearmed    bool // Run discards what the sockets queued between runs
+	closed     atomic.Bool
 	portLo     uint16
 	portN      int
 	portsOwned bool
@@ -122,66 +131,122 @@ const maxProbeMemory = 32 << 20
 // Run may then be called from anywhere. When sockets cannot be opened the
 // error says what is missing and how to grant it.
 func New(p Probe, o Options) (*Engine, error) {
-	if err := o.check(); err != nil {
+	e := &Engine{wake: make(chan struct{}, 1)}
+	a, err := e.arm(p, o)
+	if err != nil {
 		return nil, err
 	}
-	e := &Engine{opts: o, probe: p, tmpl: p.Packet, wake: make(chan struct{}, 1)}
-	t := &e.tmpl
-	if err := e.checkTemplate(); err != nil {
-		return nil, err
-	}
-	e.dst = t.Dst()
-	if !t.Src().IsValid() || t.Src().IsUnspecified() {
-		a, err := SourceFor(e.dst, e.opts.Device)
-		if err != nil {
-			return nil, err
-		}
-		if t.Version == 6 {
-			t.IPv6.Src = a
-		} else {
-			t.IPv4.Src = a
-		}
-	}
-	e.local = t.Src()
-	e.pats = p.Patterns
-	if len(e.pats) == 0 {
-		e.pats = []packet.Pattern{packet.BytesPattern("payload", t.Payload, len(t.Payload))}
-	}
-	if len(e.pats) > 1<<16 {
-		return nil, fmt.Errorf("probe: %d patterns: at most 65536", len(e.pats))
-	}
+	e.apply(&a)
 	e.nonce = rand.Uint64()
 	e.ipid = uint16(rand.Uint32())
 	e.isn = rand.Uint32()
 
-	var err error
-	e.be, err = openBackend(t, &e.probe, &e.opts, e.reservePorts)
+	e.be, err = openBackend(&e.tmpl, &e.probe, &e.opts, e.reservePorts)
 	if err != nil {
 		e.releaseIDs()
 		return nil, err
 	}
-	if e.be.mode == ModeDgram && t.Transport == packet.TransportUDP {
+	if e.be.mode == ModeDgram && e.tmpl.Transport == packet.TransportUDP {
 		e.portLo, e.portN = e.be.port, 1
 	}
+	e.sig = sigOf(&e.tmpl, &e.probe, &e.opts, e.be.mode)
 	// Build probe 1 now: a template the builder refuses fails here.
-	maxLen := 0
-	for i := range e.pats {
-		n := uint64(i + 1)
-		if err := e.build(n, time.Now(), false); err != nil {
-			e.Close()
-			return nil, err
-		}
-		l, _ := e.pkt.Len()
-		maxLen = max(maxLen, l)
+	maxLen, err := e.buildAll()
+	if err != nil {
+		e.Close()
+		return nil, err
 	}
-	e.sizeRing(maxLen)
+	e.allocRing(e.ringSize(maxLen))
+	e.tail = 1
+	e.nextN = 1
 	e.pacer = newPacer(&e.opts)
 	return e, nil
 }
 
-// checkTemplate validates the template and fills in its defaults.
-func (e *Engine) checkTemplate() error {
-	t := &e.tmpl
+// srcKey is a destination and a device: what a source address is looked
+// up for.
+type srcKey struct {
+	dst    netip.Addr
+	device string
+}
+
+// armed is what one run takes from its Probe and Options: checked, with
+// the defaults filled in.
+type armed struct {
+	opts       Options
+	probe      Probe
+	tmpl       packet.Packet
+	pats       []packet.Pattern
+	local, dst netip.Addr
+}
+
+// arm checks p and o for a run of e and fills in their defaults; it
+// changes nothing in e but the cache of source addresses.
+func (e *Engine) arm(p Probe, o Options) (armed, error) {
+	if err := o.check(); err != nil {
+		return armed{}, err
+	}
+	a := armed{opts: o, probe: p, tmpl: p.Packet}
+	t := &a.tmpl
+	if err := checkTemplate(t); err != nil {
+		return armed{}, err
+	}
+	a.dst = t.Dst()
+	if !t.Src().IsValid() || t.Src().IsUnspecified() {
+		k := srcKey{a.dst, o.Device}
+		src, ok := e.srcs[k]
+		if !ok {
+			var err error
+			if src, err = SourceFor(a.dst, o.Device); err != nil {
+				return armed{}, err
+			}
+			if e.srcs == nil || len(e.srcs) >= 256 {
+				e.srcs = map[srcKey]netip.Addr{}
+			}
+			e.srcs[k] = src
+		}
+		if t.Version == 6 {
+			t.IPv6.Src = src
+		} else {
+			t.IPv4.Src = src
+		}
+	}
+	a.local = t.Src()
+	a.pats = p.Patterns
+	if len(a.pats) == 0 {
+		a.pats = []packet.Pattern{packet.BytesPattern("payload", t.Payload, len(t.Payload))}
+	}
+	if len(a.pats) > 1<<16 {
+		return armed{}, fmt.Errorf("probe: %d patterns: at most 65536", len(a.pats))
+	}
+	return a, nil
+}
+
+// apply makes a the engine's run settings and returns the ones it had.
+func (e *Engine) apply(a *armed) armed {
+	old := armed{opts: e.opts, probe: e.probe, tmpl: e.tmpl, pats: e.pats, local: e.local, dst: e.dst}
+	e.opts, e.probe, e.tmpl, e.pats = a.opts, a.probe, a.tmpl, a.pats
+	e.local, e.dst = a.local, a.dst
+	return old
+}
+
+// buildAll builds the run's first probe with each payload pattern (without
+// Vary), so that a template the builder refuses fails before Run, and
+// returns the longest one's length.
+func (e *Engine) buildAll() (int, error) {
+	maxLen := 0
+	for i := range e.pats {
+		if err := e.build(e.base+uint64(i+1), time.Now(), false); err != nil {
+			return 0, err
+		}
+		l, _ := e.pkt.Len()
+		maxLen = max(maxLen, l)
+	}
+	return maxLen, nil
+}
+
+// checkTemplate validates a template and fills in its defaults.
+func checkTemplate(t *packet.Packet) error {
 	switch t.Version {
 	case 4, 6:
 	default:
@@ -229,7 +294,7 @@ func (e *Engine) checkTemplate() error {
 
 // reservePorts gives openRaw the engine's source-port range.
 func (e *Engine) reservePorts() (uint16, error) {
-	if sp := e.templatePort(); sp != 0 {
+	if sp := templatePort(&e.tmpl); sp != 0 {
 		e.portLo, e.portN = sp, 1
 		e.opts.PortRange = 1
 		return sp, nil
@@ -242,12 +307,14 @@ func (e *Engine) reservePorts() (uint16, error) {
 	return lo, nil
 }
 
-func (e *Engine) templatePort() uint16 {
-	switch e.tmpl.Transport {
+// templatePort is the source port a UDP or TCP template fixes, 0 when it
+// leaves it to the engine.
+func templatePort(t *packet.Packet) uint16 {
+	switch t.Transport {
 	case packet.TransportUDP:
-		return e.tmpl.UDP.SrcPort
+		return t.UDP.SrcPort
 	case packet.TransportTCP:
-		return e.tmpl.TCP.SrcPort
+		return t.TCP.SrcPort
 	}
 	return 0
 }
@@ -262,26 +329,29 @@ func (e *Engine) releaseIDs() {
 	}
 }
 
-// sizeRing allocates the probe memory: a power of two of records, up to
-// 65536 (the ICMP sequence space), fewer for big probes so that the
+// ringSize is the number of probe records a run needs: a power of two, up
+// to 65536 (the ICMP sequence space), fewer for big probes so that the
 // datagrams kept stay within maxProbeMemory, and no more than a short run
-// needs.
-func (e *Engine) sizeRing(probeLen int) {
+// needs. It also sets the run's window.
+func (e *Engine) ringSize(probeLen int) int {
 	h := maxProbeMemory / (probeLen + 160)
 	h = min(max(h, 1024), 1<<16)
 	if e.opts.Count > 0 {
 		h = min(h, max(1024, e.opts.Count*2))
 	}
 	h = 1 << (bits.Len(uint(h)) - 1) // round down to a power of two
-	e.ring = make([]rec, h)
-	e.mask = uint64(h - 1)
-	e.keys = make(map[packet.Key]uint32, min(h, 4096))
 	e.window = h / 2
 	if e.opts.Window > 0 {
 		e.window = min(e.opts.Window, h/2)
 	}
-	e.tail = 1
-	e.nextN = 1
+	return h
+}
+
+// allocRing allocates the probe memory: h records, none in use.
+func (e *Engine) allocRing(h int) {
+	e.ring = make([]rec, h)
+	e.mask = uint64(h - 1)
+	e.keys = make(map[packet.Key]uint32, min(h, 4096))
 }
 
 // ID returns the engine's ICMP echo identifier (0 for UDP and TCP probes).
@@ -312,6 +382,7 @@ func (e *Engine) Source() netip.Addr { return e.local }
 // stops a running Run (which then returns its statistics).
 func (e *Engine) Close() error {
 	e.once.Do(func() {
+		e.closed.Store(true)
 		if e.be != nil {
 			e.be.close()
 		}
@@ -325,7 +396,8 @@ func (e *Engine) Close() error {
 func (e *Engine) build(n uint64, now time.Time, vary bool) error {
 	p := &e.pkt
 	*p = e.tmpl
-	pat := &e.pats[(n-1)%uint64(len(e.pats))]
+	k := n - e.base // the probe's number in this run
+	pat := &e.pats[(k-1)%uint64(len(e.pats))]
 	e.payBuf = packet.AppendPayload(e.payBuf[:0], *pat, e.probe.Stamp, packet.Stamp{Sent: now.UnixNano(), Nonce: e.nonce ^ n})
 	p.Payload = e.payBuf
 	switch p.Transport {
@@ -349,10 +421,10 @@ func (e *Engine) build(n uint64, now time.Time, vary bool) error {
 		p.IPv4.ID = e.ipid + uint16(n)
 	}
 	if vary && e.probe.Vary != nil {
-		e.probe.Vary(n, p)
+		e.probe.Vary(k, p)
 	}
 	if _, ok := packet.ProbeKey(p); !ok {
-		return fmt.Errorf("probe: probe %d cannot be matched to any answer (%s): check the transport header and Vary", n, p.Summary())
+		return fmt.Errorf("probe: probe %d cannot be matched to any answer (%s): check the transport header and Vary", k, p.Summary())
 	}
 	_, err := p.Len()
 	return err
@@ -363,10 +435,17 @@ func (e *Engine) build(n uint64, now time.Time, vary bool) error {
 // cancelled; then it returns the statistics. Cancellation is a normal way
 // to stop (StopReason "cancelled") and returns a nil error, as does the
 // engine being closed; an error means the engine could not go on (a socket
-// failed, a probe could not be built). Run may be called once.
+// failed, a probe could not be built). Run may be called once after New
+// and once after each Rearm; the statistics are those of this run.
 func (e *Engine) Run(ctx context.Context) (Stats, error) {
 	if !e.state.CompareAndSwap(0, 1) {
-		return e.Stats(), errors.New("probe: Run was already called on this engine: make a new one with New")
+		return e.Stats(), errors.New("probe: Run was already called on this engine: re-arm it with Rearm, or make a new one with New")
+	}
+	if e.rearmed && !e.closed.Load() {
+		// What came while no run was going (answers to earlier runs,
+		// other programs' errors) is dropped, as fresh sockets would
+		// not have seen it.
+		e.be.discard()
 	}
 	for _, rc := range e.be.rx {
 		rs := newRxState(rc)
@@ -421,7 +500,7 @@ func (e *Engine) Run(ctx context.Context) (Stats, error) {
 		}
 		var until time.Time
 		switch {
-		case o.Count > 0 && sentN >= uint64(o.Count):
+		case o.Count > 0 && sentN-e.base >= uint64(o.Count):
 			if outstanding == 0 {
 				reason = "count"
 				break
@@ -559,7 +638,7 @@ func (e *Engine) sendNext(now time.Time, flood bool) (bool, error) {
 		return false, nil
 	}
 	n := e.nextN
-	if e.opts.Count > 0 && n > uint64(e.opts.Count) {
+	if e.opts.Count > 0 && n-e.base > uint64(e.opts.Count) {
 		return false, nil
 	}
 	if flood {
@@ -668,7 +747,7 @@ func (e *Engine) send(n uint64, now time.Time) error {
 	// before the send call returns, and the capture must stay in order.
 	if ev := e.opts.Tap.get(); ev != nil {
 		*ev = TapEvent{Dir: DirSent, Time: time.Now(), Data: append(ev.Data[:0], wire...), Synthesized: !e.be.sendHdr,
-			Probe: n, Seq: int(r.seq), TTL: int(p.TTL()), Pattern: e.patName(n)}
+			Probe: e.rel(n), Seq: int(r.seq), TTL: int(p.TTL()), Pattern: e.patName(n)}
 		e.opts.Tap.put(ev)
 	}
 	if e.be.tcp != nil {
@@ -707,13 +786,22 @@ func (e *Engine) send(n uint64, now time.Time) error {
 	return nil
 }
 
-// patName names the payload pattern of probe n ("" when the probe has
-// no Patterns).
+// patName names the payload pattern of the engine's probe n ("" when the
+// probe has no Patterns, or n is a probe of an earlier run).
 func (e *Engine) patName(n uint64) string {
-	if len(e.probe.Patterns) == 0 {
+	if len(e.probe.Patterns) == 0 || n <= e.base {
 		return ""
 	}
-	return e.pats[(n-1)%uint64(len(e.pats))].Name
+	return e.pats[(n-e.base-1)%uint64(len(e.pats))].Name
+}
+
+// rel turns the engine's probe number n into the number this run gives
+// it (from 1); 0 for a probe of an earlier run.
+func (e *Engine) rel(n uint64) uint64 {
+	if n <= e.base {
+		return 0
+	}
+	return n - e.base
 }
 
 // transportLen is the number of bytes after the IP header.
@@ -731,7 +819,7 @@ func transportLen(p *packet.Packet) int {
 
 // sendFailed records a probe the kernel refused.
 func (e *Engine) sendFailed(n uint64, idx uint32, err error, p *packet.Packet) {
-	r := Result{Kind: KindLocal, Answer: "send-error", Probe: n, Seq: -1, TTL: int(p.TTL()), ReplyTTL: -1,
+	r := Result{Kind: KindLocal, Answer: "send-error", Probe: e.rel(n), Seq: -1, TTL: int(p.TTL()), ReplyTTL: -1,
 		Err: err, From: e.local, Sent: time.Now(), Pattern: e.patName(n)}
 	if p.Transport == packet.TransportICMP || p.Transport == packet.TransportICMPv6 {
 		r.Seq = int(p.ICMP.Seq)
@@ -846,7 +934,7 @@ func (e *Engine) timeoutLocked(r *rec) Result {
 	r.state = recExpired
 	e.outstanding--
 	e.st.Timeouts++
-	return Result{Kind: KindTimeout, Probe: r.n, Seq: int(r.seq), TTL: int(r.ttl), ReplyTTL: -1,
+	return Result{Kind: KindTimeout, Probe: e.rel(r.n), Seq: int(r.seq), TTL: int(r.ttl), ReplyTTL: -1,
 		Sent: time.Unix(0, r.userNs), Pattern: e.patName(r.n)}
 }
 

@@ -175,6 +175,9 @@ func (e *Engine) handleErrQueue(rs *rxState) {
 	}
 	e.mu.Lock()
 	idx, found := e.keys[key]
+	// A probe of an earlier run (Rearm) is answered by nothing this run
+	// receives.
+	found = found && e.ring[idx].n > e.base
 	var n uint64
 	if found {
 		r := &e.ring[idx]
@@ -254,8 +257,8 @@ func errName(v6 bool, ee *sock.ExtErr) string {
 // localError reports a local failure from the error queue other than
 // EMSGSIZE.
 func (e *Engine) localError(n uint64, key packet.Key, errno unix.Errno, meta *rxMeta) {
-	r := Result{Kind: KindLocal, Answer: "local-error", Probe: n, Seq: -1, ReplyTTL: -1, From: e.local,
-		Received: meta.at, RxKernel: meta.kernel, Err: fmt.Errorf("probe: this host reported %w about probe %d", errno, n)}
+	r := Result{Kind: KindLocal, Answer: "local-error", Probe: e.rel(n), Seq: -1, ReplyTTL: -1, From: e.local,
+		Received: meta.at, RxKernel: meta.kernel, Err: fmt.Errorf("probe: this host reported %w about probe %d", errno, e.rel(n))}
 	e.mu.Lock()
 	if idx, ok := e.keys[key]; ok {
 		rr := &e.ring[idx]
@@ -319,7 +322,9 @@ func (e *Engine) match(rs *rxState, ans *packet.Packet, meta *rxMeta) {
 	e.mu.Lock()
 	var r *rec
 	if ok {
-		if idx, found := e.keys[key]; found {
+		// A probe of an earlier run (Rearm) is answered by nothing this
+		// run receives: its key is not this run's.
+		if idx, found := e.keys[key]; found && e.ring[idx].n > e.base {
 			r = &e.ring[idx]
 		}
 	}
@@ -341,7 +346,7 @@ func (e *Engine) match(rs *rxState, ans *packet.Packet, meta *rxMeta) {
 	}
 	res := Result{Answer: answerName(ans), From: ans.Src(), Received: meta.at, RxKernel: meta.kernel,
 		ReplyTTL: meta.ttl, PartialQuote: meta.partial && mt.Error,
-		Probe: r.n, Seq: int(r.seq), TTL: int(r.ttl), Pattern: e.patName(r.n), DifferentAddress: mt.DifferentAddress}
+		Probe: e.rel(r.n), Seq: int(r.seq), TTL: int(r.ttl), Pattern: e.patName(r.n), DifferentAddress: mt.DifferentAddress}
 	if mt.Kind != "" {
 		res.Answer = mt.Kind
 	}
@@ -519,7 +524,7 @@ func (e *Engine) sendRST(rs *rxState, ans *packet.Packet, n uint64) {
 		return
 	}
 	if ev := e.opts.Tap.get(); ev != nil {
-		*ev = TapEvent{Dir: DirSent, Time: sent.Time, Data: append(ev.Data[:0], b...), Probe: n, Seq: -1, TTL: 64, Reset: true}
+		*ev = TapEvent{Dir: DirSent, Time: sent.Time, Data: append(ev.Data[:0], b...), Probe: e.rel(n), Seq: -1, TTL: 64, Reset: true}
 		e.opts.Tap.put(ev)
 	}
 }

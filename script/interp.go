@@ -56,10 +56,11 @@ type Interp struct {
 	exitCode int
 	exited   bool
 
-	cap    *capture              // capture(path), nil when off
-	tx     *txState              // send's sockets, opened on first use
-	srcs   map[srcKey]netip.Addr // source address per destination (and interface)
-	closed bool
+	cap     *capture                    // capture(path), nil when off
+	tx      *txState                    // send's sockets, opened on first use
+	engines map[engineKey]*probe.Engine // sr's and sr1's, kept from call to call
+	srcs    map[srcKey]netip.Addr       // source address per destination (and interface)
+	closed  bool
 }
 
 // New makes an interpreter with the API and the sandbox in place.
@@ -90,8 +91,9 @@ func New(o Options) (*Interp, error) {
 	return in, nil
 }
 
-// Close flushes and closes the capture file and the sockets of send. The
-// interpreter cannot be used afterwards.
+// Close flushes and closes the capture file, the sockets of send and the
+// probe engines sr and sr1 keep between calls. The interpreter cannot be
+// used afterwards.
 func (in *Interp) Close() error {
 	if in.closed {
 		return nil
@@ -101,6 +103,7 @@ func (in *Interp) Close() error {
 	if in.tx != nil {
 		in.tx.close()
 	}
+	in.closeEngines()
 	in.L.Close()
 	return err
 }

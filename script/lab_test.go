@@ -316,3 +316,34 @@ func TestLabFaultsNoNode(t *testing.T) {
 		t.Errorf("exit %d, printed %q", code, out.String())
 	}
 }
+
+// TestSr1KeepsEngines: sr1 in a loop sends through one engine kept by the
+// interpreter (the same ICMP identifier, sequence numbers going on), and
+// run 1's reply, delayed past its timeout into the next call, is not
+// taken for the answer to that call's probe (dropped on the way). A fixed
+// sequence number gets an engine of its own per call, as before.
+func TestSr1KeepsEngines(t *testing.T) {
+	t.Parallel()
+	l := labtest.New(t)
+	addRule(t, l, "delay 400ms dir=to-client proto=icmp")
+	addRule(t, l, "drop pattern=5a5a5a5a5a5a5a5a dir=to-server proto=icmp")
+	code, out, errs := runIn(t, l, t.TempDir(), context.Background(), `
+local a = sr1(ip{dst="198.18.3.2"} / icmp{} / raw(pattern("a5", 32)), {timeout=0.1})
+print("1", a)
+local b = sr1(ip{dst="198.18.3.2"} / icmp{} / raw(pattern("5a", 32)), {timeout=1.5})
+print("2", b)
+local c = sr1(ip{dst="198.18.3.2"} / icmp{} / raw(pattern("a5", 32)), {timeout=2})
+local d = sr1(ip{dst="198.18.3.2"} / icmp{} / raw(pattern("a5", 32)), {timeout=2})
+print("3", c.kind, d.kind, c.probe.icmp.id == d.probe.icmp.id, d.probe.icmp.seq - c.probe.icmp.seq)
+local e = sr1(ip{dst="198.18.3.2"} / icmp{seq=7} / raw(pattern("a5", 32)), {timeout=2})
+local f = sr1(ip{dst="198.18.3.2"} / icmp{seq=7} / raw(pattern("a5", 32)), {timeout=2})
+print("4", e.kind, f.kind, e.probe.icmp.id ~= f.probe.icmp.id, e.probe.icmp.id ~= d.probe.icmp.id)
+`)
+	if code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errs)
+	}
+	want := "1\tnil\n2\tnil\n3\techo-reply\techo-reply\ttrue\t1\n4\techo-reply\techo-reply\ttrue\ttrue\n"
+	if out != want {
+		t.Errorf("printed\n%s\nwant\n%s", out, want)
+	}
+}

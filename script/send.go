@@ -2,6 +2,7 @@ package script
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -264,8 +265,101 @@ func keyOf(p *Pkt) groupKey {
 	return k
 }
 
+// engineKey is what the sockets of the engines sr and sr1 keep between
+// calls differ by (the socket mode is the interpreter's): a family, a
+// transport, a PMTU mode and an interface. Identifiers fixed by the
+// packets are not part of it: such groups get engines of their own for
+// one call (see reusable).
+type engineKey struct {
+	version   int
+	transport packet.Transport
+	pmtu      sock.PMTUMode
+	iface     string
+}
+
+// reusable says whether a group's engine may be kept for later calls:
+// when the engine fills in every identifier its answers are matched by
+// (ICMP identifier and sequence number, source port, the IPv4 ID of a
+// probe without transport), so that they go on from call to call and a
+// late answer to an earlier call is never taken for one to this call.
+// With an identifier fixed, the packets of two calls would look alike:
+// each call gets fresh engines then, as ever.
+func reusable(ps []*Pkt, members []int, k groupKey) bool {
+	if k.id != 0 || k.sport != 0 {
+		return false
+	}
+	for _, i := range members {
+		p := ps[i]
+		switch p.P.Transport {
+		case packet.TransportICMP, packet.TransportICMPv6:
+			if !p.AutoID || !p.AutoSeq {
+				return false
+			}
+		case packet.TransportUDP, packet.TransportTCP:
+		default:
+			if p.P.Version != 4 || p.P.IPv4.ID != 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// engineFor returns a probe engine for one group of an exchange: the
+// interpreter's kept engine for key, re-armed, when the group is
+// reusable, else a new one; keep says whether it stays open after the
+// call.
+func (in *Interp) engineFor(key engineKey, reuse bool, pr probe.Probe, po probe.Options) (e *probe.Engine, keep bool, err error) {
+	if !reuse {
+		e, err = probe.New(pr, po)
+		return e, false, err
+	}
+	if e = in.engines[key]; e != nil {
+		err := e.Rearm(pr, po)
+		if err == nil {
+			return e, true, nil
+		}
+		if !errors.Is(err, probe.ErrNeedsNewEngine) {
+			return nil, false, err
+		}
+		// Other sockets are needed (a source address, IPv4 options of a
+		// datagram socket …): this engine makes way for a new one.
+		e.Close()
+		delete(in.engines, key)
+	}
+	if e, err = probe.New(pr, po); err != nil {
+		return nil, false, err
+	}
+	if in.engines == nil {
+		in.engines = map[engineKey]*probe.Engine{}
+	}
+	in.engines[key] = e
+	return e, true, nil
+}
+
+// dropEngine closes a kept engine whose run failed, so the next call
+// starts afresh.
+func (in *Interp) dropEngine(e *probe.Engine) {
+	for k, x := range in.engines {
+		if x == e {
+			delete(in.engines, k)
+		}
+	}
+	e.Close()
+}
+
+// closeEngines closes the engines kept between calls.
+func (in *Interp) closeEngines() {
+	for k, e := range in.engines {
+		e.Close()
+		delete(in.engines, k)
+	}
+}
+
 // exchangeRound runs one engine per group over the packets listed in
-// idx and records first answers in ans.
+// idx and records first answers in ans. Groups whose identifiers are all
+// the engine's reuse the interpreter's engines (sockets, identifiers,
+// filters) from call to call, re-armed for this call's packets.
 func (in *Interp) exchangeRound(ctx context.Context, ps []*Pkt, idx []int, o sendOpts, ans []*answer) error {
 	groups := map[groupKey][]int{}
 	var order []groupKey
@@ -282,13 +376,16 @@ func (in *Interp) exchangeRound(ctx context.Context, ps []*Pkt, idx []int, o sen
 	}
 	var mu sync.Mutex
 	type job struct {
-		e   *probe.Engine
-		tap *probe.Tap
+		e    *probe.Engine
+		tap  *probe.Tap
+		keep bool // the interpreter's: left open after the call
 	}
 	var jobs []job
 	defer func() {
 		for _, j := range jobs {
-			j.e.Close()
+			if !j.keep {
+				j.e.Close()
+			}
 		}
 	}()
 	for _, k := range order {
@@ -342,14 +439,15 @@ func (in *Interp) exchangeRound(ctx context.Context, ps []*Pkt, idx []int, o sen
 				}
 			}
 		}
-		e, err := probe.New(pr, po)
+		ek := engineKey{version: k.version, transport: k.transport, pmtu: o.pmtu, iface: o.iface}
+		e, keep, err := in.engineFor(ek, reusable(ps, members, k), pr, po)
 		if err != nil {
 			if po.Tap != nil {
 				po.Tap.Close()
 			}
 			return err
 		}
-		jobs = append(jobs, job{e: e, tap: po.Tap})
+		jobs = append(jobs, job{e: e, tap: po.Tap, keep: keep})
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(jobs))
@@ -367,6 +465,11 @@ func (in *Interp) exchangeRound(ctx context.Context, ps []*Pkt, idx []int, o sen
 		}()
 	}
 	wg.Wait()
+	for i, err := range errs {
+		if err != nil && jobs[i].keep {
+			in.dropEngine(jobs[i].e)
+		}
+	}
 	for _, err := range errs {
 		if err != nil {
 			return err

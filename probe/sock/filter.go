@@ -144,3 +144,34 @@ func drain(fd int) {
 		}
 	}
 }
+
+// Discard drops, without waiting, everything the socket has queued: its
+// received datagrams, its error queue (ICMP errors, send timestamps) and
+// a pending socket error. A socket kept open from one use to the next
+// (a re-armed probe.Engine) then starts the next one as a fresh socket
+// would, without what arrived in between.
+func (c *Conn) Discard() error {
+	return c.control(func(fd int) error {
+		var b [1]byte
+		for i, errs := 0, 0; i < 1<<16 && errs < 8; i++ {
+			_, _, err := unix.Recvfrom(fd, b[:], unix.MSG_DONTWAIT|unix.MSG_TRUNC)
+			switch {
+			case err == unix.EAGAIN:
+				i = 1 << 16
+			case err != nil:
+				// A queued ICMP error is reported once as the socket's
+				// error (IP_RECVERR): the next read goes on.
+				errs++
+			default:
+				errs = 0
+			}
+		}
+		for range 1 << 16 {
+			if _, _, _, _, err := unix.Recvmsg(fd, b[:], nil, unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT|unix.MSG_TRUNC); err != nil {
+				break
+			}
+		}
+		_, _ = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR) // clears it
+		return nil
+	})
+}
