@@ -863,10 +863,18 @@ func (e *Engine) countError(kind string) {
 }
 
 // pollTx reads the kernel send timestamps queued on c's error queue
-// without waiting. locked says whether e.mu is held.
+// without waiting. locked says whether e.mu is held; it is held while the
+// queue is read, so that a stamp taken off the queue is stored before the
+// receiver can look for it (otherwise a reply handled in between finds
+// neither the stamp in e.txs nor on the queue, and is timed from the
+// user-space clock).
 func (e *Engine) pollTx(c *sock.Conn, buf *[]byte, m *sock.Msg, locked bool) {
 	if *buf == nil {
 		*buf = make([]byte, 512)
+	}
+	if !locked {
+		e.mu.Lock()
+		defer e.mu.Unlock()
 	}
 	for range 64 {
 		ok, err := c.PollErrQueue(*buf, m)
@@ -874,13 +882,7 @@ func (e *Engine) pollTx(c *sock.Conn, buf *[]byte, m *sock.Msg, locked bool) {
 			return
 		}
 		if m.Kind == sock.KindTxTimestamp && !m.Time.IsZero() {
-			if !locked {
-				e.mu.Lock()
-			}
 			e.txs[m.TxID%txRing] = txStamp{id: m.TxID, ns: m.Time.UnixNano(), valid: true}
-			if !locked {
-				e.mu.Unlock()
-			}
 		}
 	}
 }
