@@ -196,10 +196,13 @@ print(p.name, #p, hex(p.bytes))`,
 	{Name: "sr1", Section: "Sending", Usage: "sr1(p [, opts]) → answer or nil",
 		Doc: "Sends one packet and returns its first answer (nil on timeout). opts: timeout (seconds, default 2), retries (resend when unanswered), pmtu, " +
 			"iface (send and receive through this interface only; the source address is the one this host uses there). " +
-			"Matching is the probe engine's: echo replies by identifier and sequence, ICMP errors by the quoted header, TCP by ports and sequence numbers.",
+			"Matching is the probe engine's: echo replies by identifier and sequence, ICMP errors by the quoted header, TCP by ports and sequence numbers. " +
+			"Calls reuse their sockets: the ICMP identifier stays and sequence numbers (source ports for UDP and TCP) go on from call to call, as in one ping run, " +
+			"so a late answer to an earlier call is never taken for a later one's.",
 		Example: `local a = sr1(ip{dst="198.18.3.2"} / icmp{} / raw(pattern("a5", 56)), {timeout=1})
-print(a.kind, a.from, a.ttl, a.rtt > 0, a.damage)`,
-		Output: "echo-reply\t198.18.3.2\t62\ttrue\tnil"},
+local b = sr1(ip{dst="198.18.3.2"} / icmp{})
+print(a.kind, a.from, a.ttl, a.rtt > 0, a.damage, b.seq - a.seq, b.probe.icmp.id == a.probe.icmp.id)`,
+		Output: "echo-reply\t198.18.3.2\t62\ttrue\tnil\t1\ttrue"},
 	{Name: "sr", Section: "Sending", Usage: "sr({p, ...} [, opts]) → answered, unanswered",
 		Doc: "Sends a list and returns the answers (each has .probe, the packet as sent) and the packets that got none. opts as sr1 plus interval or rate " +
 			"(default: as fast as the engine sends) and window (probes outstanding at once, default 64, so answers clock a long list instead of it overflowing queues on the path). Packets of different families or transports go through engines of their own, side by side.",
