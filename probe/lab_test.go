@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -277,9 +278,16 @@ func TestTCP(t *testing.T) {
 		return packet.Packet{Version: 4, IPv4: packet.IPv4{Dst: serverV4, DF: true}, Transport: packet.TransportTCP,
 			TCP: packet.TCP{DstPort: dport}}
 	}
-	e, c := engineIn(t, l, "client", Probe{Packet: syn(port)}, Options{Count: 2, Interval: 20 * time.Millisecond, Mode: ModeRaw, Timeout: 2 * time.Second})
+	rec := &recordingWriter{}
+	tap := NewTap(rec, 0)
+	e, c := engineIn(t, l, "client", Probe{Packet: syn(port)}, Options{Count: 2, Interval: 20 * time.Millisecond, Mode: ModeRaw, Timeout: 2 * time.Second, Tap: tap})
 	s := run(t, e)
 	c.log(t)
+	tap.Close()
+	// The capture holds each exchange in wire order: SYN, SYN-ACK, RST.
+	if got, want := strings.Join(rec.events, " "), "sent:1 received:1 sent:1:rst sent:2 received:2 sent:2:rst"; got != want {
+		t.Errorf("tapped %s, want %s", got, want)
+	}
 	for n := uint64(1); n <= 2; n++ {
 		if r := c.byProbe()[n]; r.Kind != KindReply || r.Answer != "tcp-open" || r.From != serverV4 {
 			t.Errorf("probe %d: %s, want tcp-open", n, r.String())
@@ -512,3 +520,18 @@ func TestDgramBindsTemplateSource(t *testing.T) {
 		t.Errorf("a datagram engine with a source address of another host was made")
 	}
 }
+
+// recordingWriter is a CaptureWriter that keeps, per event, its direction,
+// probe number and whether it is the engine's RST.
+type recordingWriter struct{ events []string }
+
+func (w *recordingWriter) WriteEvent(ev *TapEvent) error {
+	s := map[Direction]string{DirSent: "sent", DirReceived: "received"}[ev.Dir] + ":" + strconv.FormatUint(ev.Probe, 10)
+	if ev.Reset {
+		s += ":rst"
+	}
+	w.events = append(w.events, s)
+	return nil
+}
+
+func (w *recordingWriter) Flush() error { return nil }

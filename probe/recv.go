@@ -434,10 +434,12 @@ func (e *Engine) match(rs *rxState, ans *packet.Packet, meta *rxMeta) {
 	if mt.Error && ans.Quote != nil {
 		res.Changes = cloneChanges(packet.QuoteDiff(&rs.probe, ans.Quote))
 	}
+	e.deliver(rs, &res, meta)
+	// The RST goes after the SYN-ACK is tapped, so that a capture shows
+	// them in the order they crossed the wire.
 	if first && res.Answer == "tcp-open" && e.be.sendHdr {
 		e.sendRST(rs, ans, n)
 	}
-	e.deliver(rs, &res, meta)
 	if first {
 		// A flood sends the next probe from here, without waking the
 		// sender goroutine (which would cost a thread wake-up per probe);
