@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/echolot/echolot/scripts"
 )
 
 // runCmd runs the command line and returns exit code, stdout and stderr.
@@ -83,5 +85,26 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 	if code, out, _ := runCmd("", "version"); code != exitOK || !strings.HasPrefix(out, "echolot ") {
 		t.Errorf("version: %d %s", code, out)
+	}
+}
+
+// TestScriptsList: echolot scripts lists every shipped experiment once,
+// its name then what it does.
+func TestScriptsList(t *testing.T) {
+	code, out, errs := runCmd("", "scripts")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, s := range scripts.List() {
+		want := "  " + s.Name + " "
+		i := strings.Index(out, want)
+		if i < 0 {
+			t.Errorf("%s is not listed:\n%s", s.Name, out)
+			continue
+		}
+		line, _, _ := strings.Cut(out[i:], "\n")
+		if strings.Contains(line, s.Name+": ") || len(strings.Fields(line)) < 3 {
+			t.Errorf("line %q: want the name, then what the script does", line)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/echolot/echolot/scripts"
 )
@@ -28,7 +29,7 @@ func runScripts(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "Shipped experiments (echolot run NAME [ARGS]; echolot scripts NAME for usage):")
 	for _, s := range scripts.List() {
-		fmt.Fprintf(stdout, "  %-10s %s\n", s.Name, s.Summary)
+		fmt.Fprintf(stdout, "  %-10s %s\n", s.Name, strings.TrimPrefix(s.Summary, s.Name+": "))
 	}
 	return exitOK
 }
