@@ -290,6 +290,38 @@ func TestRunErrorsAndExit(t *testing.T) {
 	}
 }
 
+// TestUsageAndTarget: usage() prints the script's name, the message and
+// the usage paragraph of its header to stderr and exits 2, also from
+// inside pcall; target() takes a literal of the family asked for and
+// refuses the other, and without a lab asks for a HOST.
+func TestUsageAndTarget(t *testing.T) {
+	const hdr = "#!/usr/bin/env echolot\n-- probe: does things\n--\n-- usage: echolot run probe HOST [N]\n--   N  how many\n--\n-- More text.\n"
+	in, out, errb := newTest(t, Options{})
+	code := in.RunString(context.Background(), "/some/dir/probe.lua", hdr+"pcall(usage, \"N 0 is out of range, the limit is 1-9\")\nprint('not reached')")
+	if code != 2 || out.Len() != 0 || errb.String() != "probe: N 0 is out of range, the limit is 1-9\nusage: echolot run probe HOST [N]\n  N  how many\n" {
+		t.Errorf("usage: exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+	in, out, errb = newTest(t, Options{})
+	code = in.RunString(context.Background(), "t.lua", `print(target("198.18.3.2")) print(target("2001:db8:3::2")) print(target("2001:db8:3::2", "6"))`)
+	if code != 0 || out.String() != "198.18.3.2\tfalse\n2001:db8:3::2\ttrue\n2001:db8:3::2\ttrue\n" {
+		t.Errorf("target: exit %d, printed %q %q", code, out.String(), errb.String())
+	}
+	for src, want := range map[string]string{
+		`target("198.18.3.2", "6")`:  "t: HOST 198.18.3.2 is IPv4; this script works on IPv6 only\n",
+		`target("2001:db8::1", "4")`: "t: HOST 2001:db8::1 is IPv6; this script works on IPv4 only\n",
+		`target()`:                   "t: give a HOST (outside a lab there is no default)\n",
+	} {
+		in, _, errb = newTest(t, Options{})
+		if code := in.RunString(context.Background(), "t.lua", src); code != 2 || !strings.HasPrefix(errb.String(), want) {
+			t.Errorf("%s: exit %d, stderr %q, want 2 and %q", src, code, errb.String(), want)
+		}
+	}
+	in, _, errb = newTest(t, Options{})
+	if code := in.RunString(context.Background(), "t.lua", `target("x", "5")`); code != 2 || !strings.Contains(errb.String(), `target: family "5" is not "4", "6" or nil`) {
+		t.Errorf("bad family: exit %d, %q", code, errb.String())
+	}
+}
+
 // TestCancel: a cancelled context stops a busy loop and a sleep; the
 // interpreter stays usable.
 func TestCancel(t *testing.T) {

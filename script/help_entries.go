@@ -298,6 +298,15 @@ print(s.n, s.min, s.avg, s.max, s.p50)`,
 			"and lab.faults (below). lab is nil elsewhere.",
 		Example: `print(arg[0] ~= nil, #arg, lab.server.ip4, table.concat(lab.r1.addrs, " "))`,
 		Output:  "true\t0\t198.18.3.2\t198.18.1.1 198.18.2.1 2001:db8:1::1 2001:db8:2::1"},
+	{Name: "target", Section: "Helpers", Usage: `target([host [, "4"|"6"]]) → addr, v6; usage([msg])`,
+		Doc: "Argument handling for scripts. target resolves the HOST argument: a literal address or a name (looked up as IPv4 unless \"6\" is asked for), " +
+			"the lab's server when host is nil or empty under `echolot lab run`; it returns the address and whether it is IPv6. " +
+			"A host of the other family than the one asked for, or one that does not resolve, ends the script through usage. " +
+			"usage prints \"NAME: msg\" and the usage paragraph of the script's header comment (from the line starting with `usage:` to the next empty comment line) " +
+			"to stderr and exits 2, the exit code for bad arguments.",
+		Example: `local dst, v6 = target(arg[1])
+print(dst, v6, target("2001:db8:3::2", "6"))`,
+		Output: "198.18.3.2\tfalse\t2001:db8:3::2\ttrue"},
 	{Name: "lab.faults", Section: "Helpers", Usage: "lab.faults.add(rule), lab.faults.del(id), lab.faults.clear(), lab.faults.list(), lab.faults.with(rule, fn, ...)",
 		Doc: "Under `echolot lab run`: the rules of the fault node between r1 and r2, in the syntax of `echolot lab fault add` (docs/lab.md), e.g. " +
 			"\"drop pattern=7e7e7e7e dir=to-server proto=icmp\", \"corrupt offset=30 flip=0x01 dir=to-client\", \"tos 0x28 dir=to-server\". " +

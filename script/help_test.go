@@ -60,7 +60,7 @@ func TestHelpCoversAPI(t *testing.T) {
 			documented[f] = true
 		}
 	}
-	for _, name := range []string{"ip", "ip6", "icmp", "icmp6", "udp", "tcp", "raw", "send", "sr", "sr1", "capture", "pp", "printf", "sleep", "now", "resolve", "hex", "unhex", "stats", "exit", "help"} {
+	for _, name := range []string{"ip", "ip6", "icmp", "icmp6", "udp", "tcp", "raw", "send", "sr", "sr1", "capture", "pp", "printf", "sleep", "now", "resolve", "hex", "unhex", "stats", "exit", "help", "target", "usage"} {
 		if !documented[name] {
 			t.Errorf("%s has no help entry", name)
 		}

@@ -127,6 +127,7 @@ func (in *Interp) registerHelpers() {
 	}))
 	in.registerBit()
 	in.registerLab()
+	in.registerUsage()
 	L.SetGlobal("stats", L.NewFunction(func(L *lua.LState) int {
 		t, ok := L.Get(1).(*lua.LTable)
 		if !ok {

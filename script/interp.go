@@ -56,6 +56,9 @@ type Interp struct {
 	exitCode int
 	exited   bool
 
+	chunk  string   // the running script's name, as arg[0]
+	header []string // its leading comment block, for usage()
+
 	cap     *capture                    // capture(path), nil when off
 	tx      *txState                    // send's sockets, opened on first use
 	engines map[engineKey]*probe.Engine // sr's and sr1's, kept from call to call
@@ -140,6 +143,7 @@ func (in *Interp) RunString(ctx context.Context, name, src string) int {
 	if strings.HasPrefix(src, "#!") {
 		src = "--" + src[2:] // a shebang line is a comment; lines keep their numbers
 	}
+	in.chunk, in.header = name, scriptHeader(src)
 	fn, err := in.L.Load(strings.NewReader(src), chunkName(name))
 	if err != nil {
 		fmt.Fprintf(in.opts.Stderr, "echolot: %s\n", syntaxMessage(err))
