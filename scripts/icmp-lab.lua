@@ -14,21 +14,8 @@
 -- Exit status: 0 when at least one message came back, 1 when none did,
 -- 2 on bad arguments.
 
-local function usage(msg)
-  if msg then print("icmp-lab: " .. msg) end
-  print("usage: echolot run icmp-lab [HOST]")
-  exit(2)
-end
-
-local host = arg[1]
-if not host or host == "" then
-  if not lab then usage("give a HOST (outside a lab there is no default)") end
-  host = lab.server.ip4
-end
 if arg[2] then usage("too many arguments") end
-if string.find(host, ":", 1, true) then usage("give the IPv4 address; the IPv6 steps use the lab's server") end
-local dst, err = resolve(host)
-if not dst then usage(err) end
+local dst = target(arg[1], "4") -- the IPv6 steps use the lab's server
 
 -- an address in the destination's /24 that nobody has, and one in a
 -- network no router knows

@@ -19,19 +19,7 @@
 -- Exit status: 0 when every pattern came back intact, 1 when a fault was
 -- found, 2 on bad arguments.
 
-local function usage(msg)
-  if msg then print("patterns: " .. msg) end
-  print("usage: echolot run patterns [HOST] [SIZES] [COUNT]   e.g. patterns 198.18.3.2 56,1000 1")
-  exit(2)
-end
-
-local host = arg[1]
-if not host or host == "" then
-  if not lab then usage("give a HOST (outside a lab there is no default)") end
-  host = lab.server.ip4
-end
-local dst, err = resolve(host)
-if not dst then usage(err) end
+local dst = target(arg[1], "4")
 
 local sizes = {}
 for s in string.gmatch(arg[2] or "56,1000", "[^,]+") do

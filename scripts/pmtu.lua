@@ -22,20 +22,7 @@
 -- Exit status: 0 when the path MTU was found, 1 when the destination does
 -- not answer, 2 on bad arguments.
 
-local function usage(msg)
-  if msg then print("pmtu: " .. msg) end
-  print("usage: echolot run pmtu [HOST] [MAX]")
-  exit(2)
-end
-
-local host = arg[1]
-if not host or host == "" then
-  if not lab then usage("give a HOST (outside a lab there is no default)") end
-  host = lab.server.ip4
-end
-local v6 = string.find(host, ":", 1, true) ~= nil
-local dst, err = resolve(host, v6)
-if not dst then usage(err) end
+local dst, v6 = target(arg[1])
 local max = tonumber(arg[2] or 1500)
 local hdr = v6 and 48 or 28          -- IP header + ICMP header
 local floor_size = v6 and 1280 or 68 -- the least every link must carry

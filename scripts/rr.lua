@@ -18,20 +18,7 @@
 -- Exit status: 0 when the route was recorded, 1 when no reply came back
 -- (many networks drop packets with IP options), 2 on bad arguments.
 
-local function usage(msg)
-  if msg then print("rr: " .. msg) end
-  print("usage: echolot run rr [HOST] [SLOTS]")
-  exit(2)
-end
-
-local host = arg[1]
-if not host or host == "" then
-  if not lab then usage("give a HOST (outside a lab there is no default)") end
-  host = lab.server.ip4
-end
-if string.find(host, ":", 1, true) then usage("record route is an IPv4 option; " .. host .. " is IPv6") end
-local dst, err = resolve(host)
-if not dst then usage(err) end
+local dst = target(arg[1], "4") -- record route is an IPv4 option
 local slots = tonumber(arg[2] or 9)
 if not slots or slots ~= math.floor(slots) or slots < 1 or slots > 9 then
   usage("SLOTS " .. tostring(arg[2]) .. " is out of range, the limit is 1-9 (9 slots fill the 40 option bytes)")

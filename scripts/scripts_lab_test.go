@@ -310,9 +310,41 @@ func TestTcping(t *testing.T) {
 	}
 	mustMatch(t, out, `1 probes, 0 open, 0 closed, 1 without answer`)
 
+	rules(t, l)
+	code, out = run(t, l, "tcping", "2001:db8:3::2", "8081", "1")
+	if code != 0 {
+		t.Errorf("IPv6 closed port: exit %d, want 0 (answered)", code)
+	}
+	mustMatch(t, out, `(?m)^seq=1 from 2001:db8:3::2 port 8081: closed \(RA?\)`)
+
 	code, out = run(t, l, "tcping", "198.18.3.2", "70000")
-	if code != 2 || !strings.Contains(out, "out of range") {
-		t.Errorf("exit %d, want 2 and a message about the port", code)
+	if code != 2 || !strings.Contains(out, "tcping: PORT 70000 is out of range, the limit is 1-65535\nusage: echolot run tcping [HOST]") {
+		t.Errorf("exit %d, want 2, the message about the port and the usage", code)
+	}
+}
+
+// TestArgumentErrors: every experiment refuses a host of the wrong
+// family, and without a lab one with none, with exit 2, its name, the
+// reason and its usage paragraph.
+func TestArgumentErrors(t *testing.T) {
+	l := newLab(t)
+	for _, name := range []string{"icmp-lab", "patterns", "rr", "ts"} {
+		code, out := run(t, l, name, "2001:db8:3::2")
+		if code != 2 || !strings.Contains(out, name+": HOST 2001:db8:3::2 is IPv6; this script works on IPv4 only\nusage: echolot run "+name) {
+			t.Errorf("%s with an IPv6 host: exit %d, want 2 and the reason", name, code)
+		}
+	}
+	for _, k := range []string{"ECHOLOT_LAB", "ECHOLOT_SERVER_IP4", "ECHOLOT_SERVER_IP6"} {
+		t.Setenv(k, "")
+	}
+	for _, s := range scripts.List() {
+		if s.Name == "tour" {
+			continue // it needs the lab whatever the arguments
+		}
+		code, out := run(t, l, s.Name)
+		if code != 2 || !strings.Contains(out, s.Name+": give a HOST (outside a lab there is no default)\nusage: echolot run "+s.Name) {
+			t.Errorf("%s outside a lab without a HOST: exit %d, want 2 and a request for a HOST", s.Name, code)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 -- tcping: layer-4 ping — TCP SYN to a port; SYN-ACK means open, RST closed.
 --
--- usage: echolot run tcping HOST [PORT] [COUNT] [INTERVAL]
+-- usage: echolot run tcping [HOST] [PORT] [COUNT] [INTERVAL]
+--   HOST      the destination (default: the lab's server); IPv4 or IPv6
 --   PORT      destination port (default 80)
 --   COUNT     number of probes (default 4)
 --   INTERVAL  seconds between probes (default 1)
@@ -11,28 +12,24 @@
 -- connection at once. Without CAP_NET_RAW the probes are TCP connects
 -- (echolot run --mode dgram), with the kernel's ports.
 
-local host = arg[1]
-if not host then
-  print("usage: echolot run tcping HOST [PORT] [COUNT] [INTERVAL]")
-  exit(2)
-end
+local dst, v6 = target(arg[1])
 local port = tonumber(arg[2] or 80)
 local count = tonumber(arg[3] or 4)
 local interval = tonumber(arg[4] or 1)
 if not port or port < 1 or port > 65535 or port ~= math.floor(port) then
-  print("tcping: PORT " .. tostring(arg[2]) .. " is out of range, the limit is 1-65535")
-  exit(2)
+  usage("PORT " .. tostring(arg[2]) .. " is out of range, the limit is 1-65535")
 end
-if not count or count < 1 then
-  print("tcping: COUNT " .. tostring(arg[3]) .. " must be at least 1")
-  exit(2)
+if not count or count < 1 or count ~= math.floor(count) then
+  usage("COUNT " .. tostring(arg[3]) .. " must be a whole number, at least 1")
 end
-
-local dst = resolve(host) or host
+if not interval or interval < 0 then
+  usage("INTERVAL " .. tostring(arg[4]) .. " must be a number of seconds, at least 0")
+end
 printf("TCPING %s port %d: %d SYN probes\n", dst, port, count)
 local rtts, open, closed, lost = {}, 0, 0, 0
 for i = 1, count do
-  local a = sr1(ip{dst=dst} / tcp{dport=port, flags="S"}, {timeout=2})
+  local net = v6 and ip6{dst=dst} or ip{dst=dst}
+  local a = sr1(net / tcp{dport=port, flags="S"}, {timeout=2})
   if not a then
     lost = lost + 1
     printf("seq=%d no answer\n", i)

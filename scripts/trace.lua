@@ -19,20 +19,7 @@
 -- Exit status: 0 when the destination answered, 1 when it was not
 -- reached, 2 on bad arguments.
 
-local function usage(msg)
-  if msg then print("trace: " .. msg) end
-  print("usage: echolot run trace [HOST] [icmp|udp|tcp] [PORT] [MAXHOPS]")
-  exit(2)
-end
-
-local host = arg[1]
-if not host or host == "" then
-  if not lab then usage("give a HOST (outside a lab there is no default)") end
-  host = lab.server.ip4
-end
-local v6 = string.find(host, ":", 1, true) ~= nil
-local dst, err = resolve(host, v6)
-if not dst then usage(err) end
+local dst, v6 = target(arg[1])
 local proto = arg[2] or "icmp"
 if proto == "" then proto = "icmp" end
 if proto ~= "icmp" and proto ~= "udp" and proto ~= "tcp" then

@@ -19,21 +19,8 @@
 -- Exit status: 0 when stamps came back, 1 when no reply did (many
 -- networks drop packets with IP options), 2 on bad arguments.
 
-local function usage(msg)
-  if msg then print("ts: " .. msg) end
-  print("usage: echolot run ts [HOST]")
-  exit(2)
-end
-
-local host = arg[1]
-if not host or host == "" then
-  if not lab then usage("give a HOST (outside a lab there is no default)") end
-  host = lab.server.ip4
-end
 if arg[2] then usage("too many arguments") end
-if string.find(host, ":", 1, true) then usage("the timestamp option is IPv4 only; " .. host .. " is IPv6") end
-local dst, err = resolve(host)
-if not dst then usage(err) end
+local dst = target(arg[1], "4") -- the timestamp option is IPv4 only
 
 local function clock(ms)
   local s = math.floor(ms / 1000)
