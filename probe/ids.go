@@ -151,6 +151,14 @@ func releasePorts(lo uint16) {
 // a device, the address it uses through that interface (a UDP socket
 // bound to it and connected to dst, which sends nothing).
 func SourceFor(dst netip.Addr, device string) (netip.Addr, error) {
+	return sourceFor(dst, device, 0)
+}
+
+// sourceFor is SourceFor for sockets marked mark (policy routing may
+// choose another table, and so another source, for them). A broadcast
+// destination is looked up with SO_BROADCAST; whether probes may go there
+// is the sending socket's business (Options.Broadcast).
+func sourceFor(dst netip.Addr, device string, mark uint32) (netip.Addr, error) {
 	af, sa := unix.AF_INET, unix.Sockaddr(nil)
 	if dst.Is4() || dst.Is4In6() {
 		sa = &unix.SockaddrInet4{Port: 9, Addr: dst.Unmap().As4()}
@@ -171,7 +179,18 @@ func SourceFor(dst netip.Addr, device string) (netip.Addr, error) {
 			return netip.Addr{}, fmt.Errorf("probe: interface %q: %w", device, err)
 		}
 	}
-	if err := unix.Connect(fd, sa); err != nil {
+	if mark != 0 {
+		// Without the privilege to mark, the socket that sends will say
+		// so; the lookup goes on unmarked.
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(mark))
+	}
+	err = unix.Connect(fd, sa)
+	if err == unix.EACCES {
+		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1) == nil {
+			err = unix.Connect(fd, sa)
+		}
+	}
+	if err != nil {
 		if device != "" {
 			return netip.Addr{}, fmt.Errorf("probe: no route to %v through %s from this network namespace: %w", dst, device, err)
 		}

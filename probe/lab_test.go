@@ -1,12 +1,15 @@
 package probe
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -535,3 +538,83 @@ func (w *recordingWriter) WriteEvent(ev *TapEvent) error {
 }
 
 func (w *recordingWriter) Flush() error { return nil }
+
+// TestMarkSteersPolicyRouting: Options.Mark marks every socket, and the
+// kernel routes by it. In the client, marked packets (fwmark 7) look up
+// table 7, where the server is unreachable: an engine marked 7 finds no
+// route when it looks for its source address (as ping -m 7 does), and
+// with the source given its probes are refused one by one; probes marked
+// 8 or unmarked reach the server. Raw and datagram mode alike.
+func TestMarkSteersPolicyRouting(t *testing.T) {
+	t.Parallel()
+	l := labtest.New(t)
+	for _, argv := range [][]string{
+		{"ip", "route", "add", "unreachable", "198.18.3.0/24", "table", "7"},
+		{"ip", "rule", "add", "fwmark", "7", "table", "7"},
+	} {
+		if out, err := l.Command(context.Background(), "client", argv...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", argv, err, out)
+		}
+	}
+	for _, mode := range []Mode{ModeRaw, ModeDgram} {
+		o := Options{Count: 2, Interval: 10 * time.Millisecond, Mode: mode, Timeout: time.Second}
+		for _, mark := range []uint32{0, 8} {
+			o.Mark = mark
+			e, c := engineIn(t, l, "client", Probe{Packet: echo4(serverV4, 16)}, o)
+			if s := run(t, e); s.Received != 2 {
+				c.log(t)
+				t.Errorf("%v, mark %d: %d replies, want 2", mode, mark, s.Received)
+			}
+		}
+		o.Mark = 7
+		err := l.InNode("client", func() error {
+			e, err := New(Probe{Packet: echo4(serverV4, 16)}, o)
+			if err == nil {
+				e.Close()
+			}
+			return err
+		})
+		if !errors.Is(err, syscall.EHOSTUNREACH) {
+			t.Errorf("%v, mark 7, source left to the engine: New says %v, want no route to host", mode, err)
+		}
+		tmpl := echo4(serverV4, 16)
+		tmpl.IPv4.Src = clientV4
+		e, c := engineIn(t, l, "client", Probe{Packet: tmpl}, o)
+		if s := run(t, e); s.Received != 0 || len(c.of(KindLocal)) != 2 {
+			c.log(t)
+			t.Errorf("%v, mark 7: %d replies, %d local errors; want both sends refused by the route in table 7", mode, s.Received, len(c.of(KindLocal)))
+		}
+	}
+}
+
+// TestBroadcast: with Options.Broadcast an echo request to the client's
+// subnet broadcast address leaves, and r1 (told to answer broadcast
+// echoes) replies from its own address; without it the kernel refuses
+// the send (EACCES), reported per probe.
+func TestBroadcast(t *testing.T) {
+	t.Parallel()
+	l := labtest.New(t)
+	if err := l.InNode("r1", func() error {
+		return os.WriteFile("/proc/sys/net/ipv4/icmp_echo_ignore_broadcasts", []byte("0"), 0o644)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	bcast := netip.MustParseAddr("198.18.1.255")
+	for _, mode := range []Mode{ModeRaw, ModeDgram} {
+		e, c := engineIn(t, l, "client", Probe{Packet: echo4(bcast, 16)},
+			Options{Count: 2, Interval: 10 * time.Millisecond, Mode: mode, Timeout: time.Second, Broadcast: true})
+		s := run(t, e)
+		rs := c.of(KindReply)
+		if s.Received != 2 || len(rs) != 2 || rs[0].From != netip.MustParseAddr("198.18.1.1") || !rs[0].DifferentAddress {
+			c.log(t)
+			t.Errorf("%v: %d replies %v; want 2 from r1 198.18.1.1, marked as from another address", mode, s.Received, rs)
+		}
+		e, c = engineIn(t, l, "client", Probe{Packet: echo4(bcast, 16)},
+			Options{Count: 1, Mode: mode, Timeout: 300 * time.Millisecond})
+		s = run(t, e)
+		if ls := c.of(KindLocal); s.Received != 0 || len(ls) != 1 || !errors.Is(ls[0].Err, syscall.EACCES) {
+			c.log(t)
+			t.Errorf("%v without Broadcast: %d replies, local %v; want the send refused with EACCES", mode, s.Received, ls)
+		}
+	}
+}

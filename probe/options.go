@@ -158,6 +158,17 @@ type Options struct {
 	// routing table prefers; the source address is the one this host uses
 	// through it. Empty: the routing table decides.
 	Device string
+	// Mark is the firewall mark of every socket (SO_MARK, ping -m); 0
+	// leaves them unmarked. Without CAP_NET_ADMIN (or CAP_NET_RAW since
+	// Linux 5.17) New fails with a *sock.MarkError.
+	Mark uint32
+	// Broadcast lets probes go to a broadcast address (SO_BROADCAST,
+	// ping -b); every host that answers is a reply, the second and later
+	// ones duplicates.
+	Broadcast bool
+	// SendBuffer sets the send buffer of the sending sockets in bytes
+	// (SO_SNDBUF, ping -S); 0 keeps the kernel's default.
+	SendBuffer int
 	// PortRange is the number of source ports reserved for UDP and TCP
 	// probes, one per probe in turn (default 256). It bounds the UDP and
 	// TCP probes outstanding at once. Raw mode only: TCP-connect probes

@@ -43,6 +43,9 @@ type sockSig struct {
 	kernelTx  bool
 	recvBuf   int
 	device    string
+	mark      uint32
+	broadcast bool
+	sendBuf   int
 	icmpID    uint16 // an ICMP identifier the template fixes
 	sport     uint16 // a source port the template fixes
 	portRange int    // raw UDP and TCP: the reserved range's size
@@ -58,7 +61,7 @@ type sockSig struct {
 // filled in), p and o (defaults filled in) in the engine mode m.
 func sigOf(t *packet.Packet, p *Probe, o *Options, m Mode) sockSig {
 	s := sockSig{version: t.Version, transport: t.Transport, mode: o.Mode, pmtu: o.PMTU,
-		kernelTx: o.kernelTx(), recvBuf: o.RecvBuffer, device: o.Device}
+		kernelTx: o.kernelTx(), recvBuf: o.RecvBuffer, device: o.Device, mark: o.Mark, broadcast: o.Broadcast, sendBuf: o.SendBuffer}
 	switch t.Transport {
 	case packet.TransportICMP, packet.TransportICMPv6:
 		s.icmpID = t.ICMP.ID
@@ -110,6 +113,12 @@ func (s sockSig) diff(o sockSig) string {
 		return fmt.Sprintf("receive buffer %d, not %d", o.recvBuf, s.recvBuf)
 	case s.device != o.device:
 		return fmt.Sprintf("device %q, not %q", o.device, s.device)
+	case s.mark != o.mark:
+		return fmt.Sprintf("mark %d, not %d", o.mark, s.mark)
+	case s.broadcast != o.broadcast:
+		return "another broadcast setting"
+	case s.sendBuf != o.sendBuf:
+		return fmt.Sprintf("send buffer %d, not %d", o.sendBuf, s.sendBuf)
 	case s.icmpID != o.icmpID:
 		return fmt.Sprintf("ICMP identifier %d, not %d", o.icmpID, s.icmpID)
 	case s.sport != o.sport:

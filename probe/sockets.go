@@ -114,7 +114,8 @@ func openBackend(tmpl *packet.Packet, p *Probe, o *Options, ports func() (uint16
 }
 
 func sockOpts(o *Options) *sock.Options {
-	return &sock.Options{PMTU: o.PMTU, NoTxTimestamps: !o.kernelTx(), RecvBuffer: o.RecvBuffer, Device: o.Device}
+	return &sock.Options{PMTU: o.PMTU, NoTxTimestamps: !o.kernelTx(), RecvBuffer: o.RecvBuffer, Device: o.Device,
+		Mark: o.Mark, Broadcast: o.Broadcast, SendBuffer: o.SendBuffer}
 }
 
 // openRaw opens a header-included sender, a raw ICMP receiver (answers and

@@ -38,6 +38,7 @@ type connector struct {
 	src    netip.Addr // the template's source address, bound when set
 	sport  uint16     // the template's source port, bound when set
 	device string     // Options.Device
+	mark   uint32     // Options.Mark
 
 	req   chan dialReq
 	reply chan dialResp
@@ -105,7 +106,7 @@ func connectable(p *Probe) error {
 // newConnector starts the socket-opening thread in the calling thread's
 // network namespace.
 func newConnector(f sock.Family, tmpl *packet.Packet, orig *packet.Packet, o *Options) (*connector, error) {
-	c := &connector{family: f, pmtu: o.PMTU, device: o.Device, req: make(chan dialReq), reply: make(chan dialResp),
+	c := &connector{family: f, pmtu: o.PMTU, device: o.Device, mark: o.Mark, req: make(chan dialReq), reply: make(chan dialResp),
 		quit: make(chan struct{}), conns: map[*sock.Conn]struct{}{}}
 	if f == sock.IPv4 && !tmpl.IPv4.DF && o.PMTU == sock.PMTUProbe {
 		c.pmtu = sock.PMTUDont // DF clear, as the template says
@@ -197,7 +198,7 @@ func (c *connector) dial(dst netip.AddrPort, ttl, tos, window int) (dialResp, er
 	}
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
-	r := dialReq{dst: dst, o: sock.Options{PMTU: c.pmtu, TTL: ttl, TOS: tos, Src: c.src, Port: c.sport, Device: c.device}}
+	r := dialReq{dst: dst, o: sock.Options{PMTU: c.pmtu, TTL: ttl, TOS: tos, Src: c.src, Port: c.sport, Device: c.device, Mark: c.mark}}
 	select {
 	case c.req <- r:
 	case <-c.quit:

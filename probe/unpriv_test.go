@@ -176,4 +176,10 @@ func TestUnprivilegedHelper(t *testing.T) {
 	if _, err := New(Probe{Packet: echo4(serverV4, 56)}, Options{Count: 1, Mode: ModeRaw}); !errors.As(err, &pe) {
 		t.Errorf("ModeRaw as nobody: %v, want a *sock.PrivilegeError", err)
 	}
+	// Marking needs CAP_NET_ADMIN (or CAP_NET_RAW): a *sock.MarkError
+	// that names them, so ping -m can warn and go on unmarked.
+	var me *sock.MarkError
+	if _, err := New(Probe{Packet: echo4(serverV4, 56)}, Options{Count: 1, Mark: 7}); !errors.As(err, &me) || me.Mark != 7 || !strings.Contains(err.Error(), "CAP_NET_ADMIN") {
+		t.Errorf("Mark 7 as nobody: %v, want a *sock.MarkError naming CAP_NET_ADMIN", err)
+	}
 }

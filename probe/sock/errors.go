@@ -125,6 +125,21 @@ func openErr(what string, err error, dgram bool) error {
 	return fmt.Errorf("sock: cannot open %s: %w", article(what), err)
 }
 
+// MarkError is the failure to mark a socket (Options.Mark).
+type MarkError struct {
+	Mark uint32
+	Err  error
+}
+
+func (e *MarkError) Error() string {
+	if errors.Is(e.Err, unix.EPERM) {
+		return fmt.Sprintf("cannot set mark %d: %v (it needs CAP_NET_ADMIN, or CAP_NET_RAW since Linux 5.17)", e.Mark, e.Err)
+	}
+	return fmt.Sprintf("cannot set mark %d: %v", e.Mark, e.Err)
+}
+
+func (e *MarkError) Unwrap() error { return e.Err }
+
 // setoptErr wraps a setsockopt failure.
 func setoptErr(what, opt string, err error) error {
 	return fmt.Errorf("sock: %s: setsockopt %s: %w", what, opt, err)

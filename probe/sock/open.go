@@ -93,6 +93,14 @@ type Options struct {
 	// (SO_BINDTODEVICE): it sends through it, whatever the routing table
 	// says, and receives only what arrives on it. Every socket.
 	Device string
+	// Mark sets SO_MARK, the firewall mark that policy routing (ip rule
+	// fwmark) and netfilter match on; 0 leaves the socket unmarked. It
+	// needs CAP_NET_ADMIN, or CAP_NET_RAW since Linux 5.17; failing, the
+	// open fails with a *MarkError. Every socket.
+	Mark uint32
+	// Broadcast sets SO_BROADCAST, without which the kernel refuses sends
+	// to a broadcast address (EACCES). Sending sockets.
+	Broadcast bool
 	// Src is the local address to bind to; invalid means any. Datagram and
 	// TCP sockets.
 	Src netip.Addr
@@ -165,8 +173,20 @@ func (b *builder) finish(f Family, typ, proto int) (*Conn, error) {
 	return newConn(b.fd, f, typ, proto, b.what)
 }
 
-// buffers binds the socket to o.Device and applies the buffer sizes.
+// buffers binds the socket to o.Device, applies the buffer sizes, the
+// mark and the broadcast permission.
 func (b *builder) buffers(o *Options) {
+	if o.Mark != 0 {
+		b.do("SO_MARK", func() error {
+			if err := unix.SetsockoptInt(b.fd, unix.SOL_SOCKET, unix.SO_MARK, int(o.Mark)); err != nil {
+				return &MarkError{Mark: o.Mark, Err: err}
+			}
+			return nil
+		})
+	}
+	if o.Broadcast {
+		b.setInt(unix.SOL_SOCKET, unix.SO_BROADCAST, "SO_BROADCAST", 1)
+	}
 	if o.Device != "" {
 		b.do("SO_BINDTODEVICE "+o.Device, func() error {
 			err := unix.BindToDevice(b.fd, o.Device)
