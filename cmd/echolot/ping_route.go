@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"time"
 
 	"github.com/echolot/echolot/packet"
 	"github.com/echolot/echolot/probe"
@@ -52,44 +51,18 @@ func sourceRoute(hops []netip.Addr, dst netip.Addr, strict bool) (first netip.Ad
 }
 
 // prespecOption is iputils' -T tsprespec option: one slot per address,
-// pointer 5. With no addresses it is the 4-byte option iputils sends.
+// pointer 5, and this host's time in the first when it is this host's
+// address, as the kernel stamps it (PrefillSource). With no addresses it
+// is the 4-byte option iputils sends.
 func prespecOption(addrs []netip.Addr) packet.Option {
 	if len(addrs) == 0 {
 		return packet.RawOption{Bytes: []byte{packet.OptTimestamp, 4, 5, byte(packet.TSPrespec)}}
 	}
-	ts := &packet.Timestamp{Flag: packet.TSPrespec, Pointer: 5}
+	ts := &packet.Timestamp{Flag: packet.TSPrespec, PrefillSource: true}
 	for _, a := range addrs {
 		ts.Entries = append(ts.Entries, packet.TSEntry{Addr: a})
 	}
 	return ts
-}
-
-// msSinceMidnight is an RFC 791 timestamp: milliseconds since midnight UT.
-func msSinceMidnight(t time.Time) uint32 {
-	t = t.UTC()
-	return uint32(t.Sub(t.Truncate(24 * time.Hour)).Milliseconds())
-}
-
-// stampOwn records this host's timestamp in the option of a raw probe,
-// as the Linux kernel does for a packet it builds itself: tsonly and
-// tsandaddr get a first entry, tsprespec one when the first prespecified
-// address is the source.
-func stampOwn(q *packet.Packet, kind string, prespec []netip.Addr) {
-	ms := msSinceMidnight(time.Now())
-	switch kind {
-	case "tsonly":
-		q.IPv4.Options = []packet.Option{&packet.Timestamp{Flag: packet.TSOnly, Entries: []packet.TSEntry{{Time: ms}}}}
-	case "tsandaddr":
-		q.IPv4.Options = []packet.Option{&packet.Timestamp{Flag: packet.TSAndAddr, Entries: []packet.TSEntry{{Addr: q.IPv4.Src, Time: ms}}},
-			packet.EOL{}, packet.EOL{}, packet.EOL{}, packet.EOL{}}
-	case "tsprespec":
-		if len(prespec) == 0 || prespec[0] != q.IPv4.Src {
-			return
-		}
-		ts := prespecOption(prespec).(*packet.Timestamp)
-		ts.Entries[0].Time, ts.Pointer = ms, 13
-		q.IPv4.Options = []packet.Option{ts}
-	}
 }
 
 // optionBlockLen is what iputils adds to the header size it prints for

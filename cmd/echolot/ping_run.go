@@ -124,10 +124,13 @@ func (c *pingConfig) template(dst, first, src netip.Addr, routeOpts []packet.Opt
 		switch {
 		case c.rr:
 			t.IPv4.Options = []packet.Option{&packet.RecordRoute{PrefillSource: true}}
+		// The Linux kernel stamps the timestamp option of a packet it
+		// builds as it leaves (ping -T): PrefillSource does it for a raw
+		// probe, and a datagram socket leaves it to the kernel.
 		case c.ts == "tsonly":
-			t.IPv4.Options = []packet.Option{&packet.Timestamp{Flag: packet.TSOnly}}
+			t.IPv4.Options = []packet.Option{&packet.Timestamp{Flag: packet.TSOnly, PrefillSource: true}}
 		case c.ts == "tsandaddr":
-			t.IPv4.Options = []packet.Option{&packet.Timestamp{Flag: packet.TSAndAddr}, packet.EOL{}, packet.EOL{}, packet.EOL{}, packet.EOL{}}
+			t.IPv4.Options = []packet.Option{&packet.Timestamp{Flag: packet.TSAndAddr, PrefillSource: true}, packet.EOL{}, packet.EOL{}, packet.EOL{}, packet.EOL{}}
 		case c.ts == "tsprespec":
 			t.IPv4.Options = []packet.Option{prespecOption(nil)}
 		case len(routeOpts) > 0:
@@ -289,19 +292,11 @@ func pingRun(ctx context.Context, c pingConfig, stdout, stderr io.Writer) int {
 	if c.mode() != modeTCP {
 		pr.Patterns = []packet.Pattern{pat}
 	}
-	stampKind := c.ts
-	if stampKind == "tsprespec" {
+	if c.ts == "tsprespec" {
 		tmpl.IPv4.Options = []packet.Option{prespecOption(hops)}
 		pr.Packet = tmpl
 	}
-	pr.Vary = func(n uint64, q *packet.Packet) {
-		if stampKind != "" {
-			// The Linux kernel stamps the timestamp option of a packet it
-			// builds as it leaves; a raw probe is not, so do it here.
-			stampOwn(q, stampKind, hops)
-		}
-		p.sending(n)
-	}
+	pr.Vary = func(n uint64, _ *packet.Packet) { p.sending(n) }
 	e, err := probe.New(pr, opts)
 	if err != nil {
 		if tap != nil {
