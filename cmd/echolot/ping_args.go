@@ -40,6 +40,9 @@ type pingConfig struct {
 	precise    bool // -3
 	audible    bool // -a
 	broadcast  bool // -b
+	mark       uint32
+	markSet    bool // -m given (and, after checkMark, permitted)
+	sndbuf     int  // -S, 0: the engine's default
 	sticky     bool // -B
 	latency    bool // -U
 	reverse    bool // -H
@@ -77,8 +80,6 @@ var pingRefused = map[byte]string{
 	'C': "-C (connect the socket): echolot's engine keeps unconnected sockets and reads the path MTU from every probe's ICMP error instead",
 	'd': "-d (SO_DEBUG): Linux ignores SO_DEBUG on ICMP, UDP and raw sockets, and echolot's engine does not set it",
 	'L': "-L (no multicast loopback): echolot's engine does not send multicast probes with IP_MULTICAST_LOOP control",
-	'm': "-m (SO_MARK): echolot's engine cannot mark its sockets yet",
-	'S': "-S (SO_SNDBUF): echolot's engine sizes its own send buffer",
 }
 
 // pingArgOpts are the short options that take an argument (iputils'
@@ -333,6 +334,16 @@ func parsePingArgs(args []string) (c pingConfig, help, version bool, err error) 
 					return
 				}
 				c.size, c.sizeOK = int(v), true
+			case 'm':
+				if v, err = parseIntRange(val, 0, math.MaxUint32); err != nil {
+					return
+				}
+				c.mark, c.markSet = uint32(v), true
+			case 'S':
+				if v, err = parseIntRange(val, 1, math.MaxInt32); err != nil {
+					return
+				}
+				c.sndbuf = int(v)
 			case 'l':
 				if v, err = parseIntRange(val, 1, 65536); err != nil {
 					return
@@ -461,6 +472,7 @@ Options:
   -i <interval>      seconds between sending each packet
   -j                 JSON output (as --json)
   -l <preload>       send <preload> number of packages while waiting replies
+  -m <mark>          tag the packets going out
   -n                 no dns name resolution (the default)
   -O                 report outstanding replies
   -p <pattern>       contents of padding byte (hex, may be longer than 16 bytes)
@@ -468,6 +480,7 @@ Options:
   -Q <tclass>        use quality of service <tclass> bits
   -r                 bypass routing: direct neighbours only; with hops: strict source route
   -s <size>          use <size> as number of data bytes to be sent
+  -S <size>          use <size> as SO_SNDBUF socket option value
   -t <ttl>           define time to live
   -U                 print user-to-user latency (send times taken in user space)
   -v                 verbose output (adds the quote diff of ICMP errors, rtt percentiles)

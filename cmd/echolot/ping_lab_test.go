@@ -62,6 +62,19 @@ func normPing(s string) []string {
 func TestPingVersusIputils(t *testing.T) {
 	l := labtest.New(t)
 	server := l.Addr("server", false).String()
+	if err := l.InNode("r1", func() error {
+		return os.WriteFile("/proc/sys/net/ipv4/icmp_echo_ignore_broadcasts", []byte("0"), 0o644)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, argv := range [][]string{
+		{"ip", "route", "add", "unreachable", "198.18.3.0/24", "table", "7"},
+		{"ip", "rule", "add", "fwmark", "7", "table", "7"},
+	} {
+		if out, err := l.Command(context.Background(), "client", argv...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", argv, err, out)
+		}
+	}
 	for _, c := range []struct {
 		args []string
 		// rc is echolot's exit code where it differs deliberately from
@@ -124,6 +137,14 @@ func TestPingVersusIputils(t *testing.T) {
 		{[]string{"-c", "2", "-i", "0.2", "-a"}, -1, "", nil, nil},
 		{[]string{"-c", "2", "-i", "0.2", "-b"}, -1, "", nil, nil},
 		{[]string{"-c", "1", "198.18.1.255"}, -1, "", nil, nil},
+		// r1 answers broadcast echoes (set up above): iputils prints no
+		// DIFFERENT ADDRESS for them.
+		{[]string{"-c", "2", "-i", "0.2", "-b", "198.18.1.255"}, -1, "", nil, nil},
+		// The client routes fwmark 7 into a table where the server is
+		// unreachable (set up above); marks 0 and 8 use the main table.
+		{[]string{"-c", "1", "-m", "7"}, -1, "", nil, nil},
+		{[]string{"-c", "1", "-m", "8"}, -1, "", nil, nil},
+		{[]string{"-c", "1", "-S", "1000"}, -1, "", nil, nil},
 		{[]string{"-c", "2", "-i", "0.2", "-U"}, -1, "", nil, nil},
 		{[]string{"-c", "2", "-i", "0.2", "-r", "198.18.1.1"}, -1, "", nil, nil},
 		{[]string{"-c", "2", "-i", "0.2", "-F", "0x12345", "2001:db8:3::2"}, -1, "", nil, nil},
@@ -218,7 +239,9 @@ func TestPingBadInput(t *testing.T) {
 		{[]string{"ping", "-T", "bogus", "x"}, "invalid timestamp type: bogus"},
 		{[]string{"ping", "-M", "x", "x"}, "invalid -M argument: x"},
 		{[]string{"ping", "-N", "name", "x"}, "-N (IPv6 node information queries, RFC 4620)"},
-		{[]string{"ping", "-m", "1", "x"}, "-m (SO_MARK)"},
+		{[]string{"ping", "-m", "x", "x"}, "invalid argument: 'x'"},
+		{[]string{"ping", "-m", "4294967296", "x"}, "invalid argument: '4294967296': out of range: 0 <= value <= 4294967295"},
+		{[]string{"ping", "-S", "0", "x"}, "invalid argument: '0': out of range: 1 <= value <= 2147483647"},
 		{[]string{"ping", "--tcp", "0", "x"}, "--tcp: invalid port '0': out of range: 1 <= value <= 65535"},
 		{[]string{"ping", "--udp=70000", "x"}, "--udp: invalid port '70000': out of range: 1 <= value <= 65535"},
 		{[]string{"ping", "--tcp-connect", "x"}, "--tcp-connect needs --tcp PORT"},

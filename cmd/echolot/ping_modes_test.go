@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -364,6 +365,11 @@ func TestPingUnprivilegedHelper(t *testing.T) {
 		{[]string{"-c", "1", "198.18.1.1", "198.18.3.2"}, exitUsage, "source-route hops (the kernel allows source routes only with CAP_NET_RAW)"},
 		{[]string{"-c", "1", "-f", "198.18.3.2"}, exitUsage, "cannot flood; minimal interval allowed for user is 2ms"},
 		{[]string{"-c", "1", "-l", "4", "198.18.3.2"}, exitUsage, "cannot set preload to value greater than 3: 4"},
+		// Without CAP_NET_ADMIN the mark is refused: iputils' warning, then
+		// the ping goes on unmarked.
+		{[]string{"-c", "1", "-m", "7", "198.18.3.2"}, exitOK, "64 bytes from 198.18.3.2: icmp_seq=1"},
+		{[]string{"-c", "1", "-i", "0.5", "-b", "198.18.3.2"}, exitUsage, "broadcast ping with too short interval: 500"},
+		{[]string{"-c", "1", "-M", "dont", "-b", "198.18.3.2"}, exitUsage, "broadcast ping does not fragment"},
 	} {
 		code, out, errs := runCmd("", append([]string{"ping"}, c.args...)...)
 		got := out
@@ -372,6 +378,9 @@ func TestPingUnprivilegedHelper(t *testing.T) {
 		}
 		if code != c.code || !strings.Contains(got, c.want) {
 			t.Errorf("%v: exit %d, want %d and %q\n%s%s", c.args, code, c.code, c.want, out, errs)
+		}
+		if slices.Contains(c.args, "-m") && errs != "ping: WARNING: failed to set mark: 7: Operation not permitted\nping: => missing cap_net_admin+p or cap_net_raw+p (since Linux 5.17) capability?\n" {
+			t.Errorf("%v: stderr %q, want iputils' warning about the mark", c.args, errs)
 		}
 	}
 }

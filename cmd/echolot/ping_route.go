@@ -93,6 +93,9 @@ func lsrrBlock(o *packet.SourceRoute) string {
 // are addressed to the first hop, so a reply from the final destination
 // is the expected one.
 func (p *pinger) differentAddress(r *probe.Result) bool {
+	if p.c.broadcast {
+		return false // iputils expects replies from anywhere then
+	}
 	if len(p.c.hops) > 0 && p.c.ts != "tsprespec" {
 		return r.From != p.dst
 	}

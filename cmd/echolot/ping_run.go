@@ -77,6 +77,21 @@ func (c *pingConfig) checkFor(dst netip.Addr) error {
 	return nil
 }
 
+// checkBroadcast applies iputils' limits on -b for users other than
+// root: an interval of at least a second, and no fragmentation.
+func (c *pingConfig) checkBroadcast() error {
+	if !c.nonRoot {
+		return nil
+	}
+	if c.intervalOK && c.interval < time.Second {
+		return usageErrorf("broadcast ping with too short interval: %d", c.interval.Milliseconds())
+	}
+	if c.pmtu != "" && c.pmtu != "do" {
+		return usageErrorf("broadcast ping does not fragment")
+	}
+	return nil
+}
+
 // needsRaw names the options of c that only raw sockets (CAP_NET_RAW)
 // can carry out, "" when datagram sockets will do.
 func (c *pingConfig) needsRaw() string {
@@ -178,6 +193,11 @@ func (c *pingConfig) engineOptions() probe.Options {
 		PMTU:        pmtu,
 		KeepPackets: true,
 		Device:      c.iface,
+		Broadcast:   c.broadcast,
+		SendBuffer:  c.sndbuf,
+	}
+	if c.markSet {
+		opts.Mark = c.mark
 	}
 	if c.intervalOK {
 		opts.Interval = c.interval
@@ -235,6 +255,7 @@ func pingRun(ctx context.Context, c pingConfig, stdout, stderr io.Writer) int {
 	if err := c.checkFor(dst); err != nil {
 		return fail(err)
 	}
+	c.checkMark(stderr)
 	first := dst
 	var routeOpts []packet.Option
 	if len(hops) > 0 && c.ts != "tsprespec" {
@@ -249,10 +270,15 @@ func pingRun(ctx context.Context, c pingConfig, stdout, stderr io.Writer) int {
 	}
 	if c.broadcast && isBroadcast(dst, src) {
 		// (source refuses a broadcast destination without -b.)
-		return fail(usageErrorf("-b %s: echolot's engine cannot send to broadcast addresses yet (its sockets have no SO_BROADCAST)", dst))
+		fmt.Fprintln(stderr, "WARNING: pinging broadcast address")
 	}
-	if c.broadcast && c.pmtu == "" {
-		c.pmtu = "do" // as iputils does for broadcast pings
+	if c.broadcast {
+		if err := c.checkBroadcast(); err != nil {
+			return fail(err)
+		}
+		if c.pmtu == "" {
+			c.pmtu = "do" // as iputils does for broadcast pings
+		}
 	}
 	rawWhy := c.needsRaw()
 	if c.tcpConnect && rawWhy != "" {

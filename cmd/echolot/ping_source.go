@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"slices"
@@ -11,13 +12,28 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// routeProbe connects a UDP socket towards dst (port 1025, as iputils'
-// probe_fd does) and returns the source address the kernel chose. dev,
-// when set, binds the socket to that interface first (SO_BINDTODEVICE);
-// src, when valid, binds that address; dontRoute sets SO_DONTROUTE, so
-// only a destination on a directly attached network connects; broadcast
-// sets SO_BROADCAST.
-func routeProbe(dst, src netip.Addr, dev string, dontRoute, broadcast bool) (netip.Addr, error) {
+// routeSock is how routeProbe sets up its socket, as the probes' sockets
+// will be: dev binds it to that interface first (SO_BINDTODEVICE);
+// dontRoute sets SO_DONTROUTE, so only a destination on a directly
+// attached network connects; broadcast sets SO_BROADCAST; mark, when
+// markSet, sets SO_MARK, so policy routing picks the table the probes
+// will use.
+type routeSock struct {
+	dev                  string
+	dontRoute, broadcast bool
+	mark                 uint32
+	markSet              bool
+}
+
+// routeSock is the route probe of c's sockets.
+func (c *pingConfig) routeSock() routeSock {
+	return routeSock{dev: c.iface, dontRoute: c.dontRoute, broadcast: c.broadcast, mark: c.mark, markSet: c.markSet}
+}
+
+// routeProbe connects a UDP socket set up as rs says towards dst (port
+// 1025, as iputils' probe_fd does) and returns the source address the
+// kernel chose; src, when valid, binds that address.
+func routeProbe(dst, src netip.Addr, rs routeSock) (netip.Addr, error) {
 	af := unix.AF_INET6
 	var sa unix.Sockaddr = &unix.SockaddrInet6{Port: 1025, Addr: dst.As16()}
 	if dst.Is4() {
@@ -29,16 +45,19 @@ func routeProbe(dst, src netip.Addr, dev string, dontRoute, broadcast bool) (net
 		return netip.Addr{}, fmt.Errorf("socket: %w", err)
 	}
 	defer unix.Close(fd)
-	if dev != "" {
-		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, dev); err != nil {
-			return netip.Addr{}, fmt.Errorf("SO_BINDTODEVICE %s: %w", dev, errnoText(err))
+	if rs.dev != "" {
+		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, rs.dev); err != nil {
+			return netip.Addr{}, fmt.Errorf("SO_BINDTODEVICE %s: %w", rs.dev, errnoText(err))
 		}
 	}
-	if dontRoute {
+	if rs.dontRoute {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DONTROUTE, 1)
 	}
-	if broadcast {
+	if rs.broadcast {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
+	}
+	if rs.markSet {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(rs.mark)) // checkMark has said whether it works
 	}
 	if src.IsValid() {
 		var ba unix.Sockaddr = &unix.SockaddrInet6{Addr: src.As16()}
@@ -103,7 +122,7 @@ func (c *pingConfig) source(_ context.Context, first netip.Addr) (pingSource, er
 		}
 	}
 	// The kernel's own choice, through the interface when one is named.
-	chosen, err := routeProbe(first, netip.Addr{}, c.iface, c.dontRoute, c.broadcast)
+	chosen, err := routeProbe(first, netip.Addr{}, c.routeSock())
 	if err != nil {
 		switch {
 		case errors.Is(err, unix.EACCES) && !c.broadcast:
@@ -123,7 +142,7 @@ func (c *pingConfig) source(_ context.Context, first netip.Addr) (pingSource, er
 		if c.src.Is4() != first.Is4() {
 			return s, usageErrorf("-I %s: not an address of the destination's family", c.src)
 		}
-		if _, err := routeProbe(first, c.src, c.iface, c.dontRoute, c.broadcast); err != nil {
+		if _, err := routeProbe(first, c.src, c.routeSock()); err != nil {
 			return s, usageErrorf("%v", errnoText(err))
 		}
 		return s, nil
@@ -144,7 +163,7 @@ func isBroadcast(dst netip.Addr, src pingSource) bool {
 	if dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 		return true
 	}
-	_, err := routeProbe(dst, netip.Addr{}, src.dev, false, false)
+	_, err := routeProbe(dst, netip.Addr{}, routeSock{dev: src.dev})
 	return errors.Is(err, unix.EACCES)
 }
 
@@ -163,4 +182,25 @@ func ifaceHasAddr(dev string, a netip.Addr) bool {
 		b, ok := netip.AddrFromSlice(n.IP)
 		return ok && b.Unmap() == a
 	})
+}
+
+// checkMark tries -m's mark on a socket, as iputils does before it
+// starts: when this user may not mark (CAP_NET_ADMIN, or CAP_NET_RAW
+// since Linux 5.17), it warns, and the probes go out unmarked.
+func (c *pingConfig) checkMark(stderr io.Writer) {
+	if !c.markSet {
+		return
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	if err != nil {
+		return // the engine's own sockets will say what is wrong
+	}
+	defer unix.Close(fd)
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(c.mark)); err != nil {
+		fmt.Fprintf(stderr, "ping: WARNING: failed to set mark: %d: %v\n", c.mark, errnoText(err))
+		if errors.Is(err, unix.EPERM) {
+			fmt.Fprintln(stderr, "ping: => missing cap_net_admin+p or cap_net_raw+p (since Linux 5.17) capability?")
+		}
+		c.markSet = false
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/echolot/echolot/packet"
 )
 
@@ -191,4 +193,36 @@ func TestPMTU(t *testing.T) {
 	}
 	r.until(t, 3*time.Second, "echo reply to the fragmented echo", isEchoReply4(id, 5))
 	t.Logf("reply to fragmented echo: %d bytes", r.m.Len)
+}
+
+// TestSocketLevelOptions: Mark, Broadcast and SendBuffer are set on the
+// sockets that take them, as getsockopt reads them back (the kernel
+// doubles SO_SNDBUF for its bookkeeping).
+func TestSocketLevelOptions(t *testing.T) {
+	t.Parallel()
+	tp := newTopo(t)
+	o := &Options{Mark: 0x2a, Broadcast: true, SendBuffer: 65536}
+	for name, c := range map[string]*Conn{
+		"sender": open(t, tp.client, func() (*Conn, error) { return OpenSender(IPv4, o) }),
+		"ping":   open(t, tp.client, func() (*Conn, error) { return OpenPing(IPv4, o) }),
+		"udp":    open(t, tp.client, func() (*Conn, error) { return OpenUDP(IPv4, o) }),
+	} {
+		var mark, bcast, sndbuf int
+		err := c.control(func(fd int) (err error) {
+			if mark, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK); err != nil {
+				return err
+			}
+			if bcast, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST); err != nil {
+				return err
+			}
+			sndbuf, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if mark != 0x2a || bcast != 1 || sndbuf != 2*65536 {
+			t.Errorf("%s: mark %#x broadcast %d sndbuf %d; want 0x2a, 1, %d", name, mark, bcast, sndbuf, 2*65536)
+		}
+	}
 }
