@@ -3,6 +3,7 @@ package packet
 import (
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"golang.org/x/net/icmp"
@@ -15,18 +16,36 @@ func (p *Packet) String() string { return p.Summary() }
 //
 //	IPv4 198.18.0.1 > 198.18.3.2 ttl 64 id 48879 DF tos 0x10 rr(9) | ICMP echo-request id 4660 seq 1 | 56 bytes
 //
-// An ICMP error is followed by its quote after "quoting".
+// An ICMP error is followed by its quote after "quoting". An unset source
+// address prints as (auto), an unset destination as (unset).
 func (p *Packet) Summary() string {
 	var s strings.Builder
 	p.summary(&s)
 	return s.String()
 }
 
+// srcText is a source address as Summary and Show print it: "(auto)"
+// when unset, for the sender fills it in (the engine, Lua's send and sr).
+func srcText(a netip.Addr) string {
+	if !a.IsValid() {
+		return "(auto)"
+	}
+	return a.String()
+}
+
+// dstText is a destination address as Summary and Show print it.
+func dstText(a netip.Addr) string {
+	if !a.IsValid() {
+		return "(unset)"
+	}
+	return a.String()
+}
+
 func (p *Packet) summary(s *strings.Builder) {
 	switch p.Version {
 	case 4:
 		h := &p.IPv4
-		fmt.Fprintf(s, "IPv4 %v > %v ttl %d id %d", h.Src, h.Dst, h.TTL, h.ID)
+		fmt.Fprintf(s, "IPv4 %s > %s ttl %d id %d", srcText(h.Src), dstText(h.Dst), h.TTL, h.ID)
 		if h.DF {
 			s.WriteString(" DF")
 		}
@@ -47,7 +66,7 @@ func (p *Packet) summary(s *strings.Builder) {
 		}
 	case 6:
 		h := &p.IPv6
-		fmt.Fprintf(s, "IPv6 %v > %v hlim %d", h.Src, h.Dst, h.HopLimit)
+		fmt.Fprintf(s, "IPv6 %s > %s hlim %d", srcText(h.Src), dstText(h.Dst), h.HopLimit)
 		if h.TrafficClass != 0 {
 			fmt.Fprintf(s, " tc 0x%02x", h.TrafficClass)
 		}
@@ -159,7 +178,7 @@ func (p *Packet) show(s *strings.Builder, in string) {
 	switch p.Version {
 	case 4:
 		h := &p.IPv4
-		line("IPv4     %v → %v", h.Src, h.Dst)
+		line("IPv4     %s → %s", srcText(h.Src), dstText(h.Dst))
 		var flags []string
 		for _, f := range []struct {
 			on   bool
@@ -194,7 +213,7 @@ func (p *Packet) show(s *strings.Builder, in string) {
 		}
 	case 6:
 		h := &p.IPv6
-		line("IPv6     %v → %v", h.Src, h.Dst)
+		line("IPv6     %s → %s", srcText(h.Src), dstText(h.Dst))
 		line("  tc 0x%02x (dscp %d, ecn %d)  flow 0x%05x  plen %d  next %d  hlim %d", h.TrafficClass, h.DSCP(), h.ECN(), h.FlowLabel, h.PayloadLen, h.NextHeader, h.HopLimit)
 		if len(h.Extensions) > 0 {
 			line("  extension headers %v", h.Extensions)

@@ -51,3 +51,19 @@ func ExamplePacket_Show() {
 	//     UDP      40000 → 33434  len 15  chksum 0xa38a
 	//     Payload  7 bytes  65 63 68 6f 6c 6f 74
 }
+
+// TestSummaryUnsetAddresses: a template's unset source prints as (auto),
+// since the sender fills it in, and an unset destination as (unset).
+func TestSummaryUnsetAddresses(t *testing.T) {
+	p := Packet{Version: 4, IPv4: IPv4{Dst: dstA, TTL: 64}, Transport: TransportICMP, ICMP: echo(1, 1)}
+	if got, want := p.Summary(), "IPv4 (auto) > 198.18.3.2 ttl 64 id 0 | ICMP echo-request id 1 seq 1"; got != want {
+		t.Errorf("summary %q, want %q", got, want)
+	}
+	q := Packet{Version: 6, Transport: TransportICMPv6, ICMP: ICMP{Type: ICMPv6EchoRequest}}
+	if got := q.Summary(); !strings.HasPrefix(got, "IPv6 (auto) > (unset) hlim 0") {
+		t.Errorf("summary %q", got)
+	}
+	if s := p.Show(); !strings.Contains(s, "(auto) → 198.18.3.2") {
+		t.Errorf("show:\n%s", s)
+	}
+}

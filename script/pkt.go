@@ -233,8 +233,7 @@ func (p *Pkt) String() string {
 		}
 		return strings.Join(s, " | ")
 	}
-	// The sender fills in an unset source address.
-	return strings.Replace(p.P.Summary(), "invalid IP >", "(auto) >", 1)
+	return p.P.Summary() // an unset source shows as (auto): the sender fills it in
 }
 
 // registerPacket installs the packet type: fields by layer, methods,
