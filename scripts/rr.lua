@@ -15,8 +15,12 @@
 -- Then the same with 2 slots, to show what running out looks like:
 -- record route has no overflow counter, so the rest of the path is
 -- simply not there.
+-- When the reply comes back without the option, TTL-limited probes find
+-- the hop that strips it: each router's time-exceeded quotes the probe as
+-- it arrived, options included.
 -- Exit status: 0 when the route was recorded, 1 when no reply came back
--- (many networks drop packets with IP options), 2 on bad arguments.
+-- (many networks drop packets with IP options) or it came back without
+-- the option, 2 on bad arguments.
 
 local dst = target(arg[1], "4") -- record route is an IPv4 option
 local slots = tonumber(arg[2] or 9)
@@ -80,6 +84,37 @@ printf("RR %s: ICMP echo with the record route option, %d slots\n", whois(dst), 
 local self, opt_self, src = record(opt.rr(slots))
 if not self then
   printf("no reply to an echo request with record route: %s (or a router on the way) drops IPv4 options.\n", dst)
+  exit(1)
+end
+if not opt_self then
+  -- The reply came back, without the option: find where it went missing.
+  -- A router quotes a TTL-limited probe as it arrived, options and all.
+  printf("The echo reply from %s came back WITHOUT the record-route option.\n", dst)
+  print("Where did it go? Probes with the option and TTL 1, 2, ...; each router's quote shows")
+  print("whether the option was still there when the probe reached it:")
+  local qrows, lost_at, last_with = {}, nil, nil
+  for ttl = 1, #hops + 1 do
+    local a = sr1(ip{dst=dst, ttl=ttl, options={opt.rr(slots)}} / icmp{}, {timeout=1, retries=1})
+    if not a then break end
+    local has = false
+    if a.quote then
+      for _, o in ipairs(a.quote.ip.options) do if o.name == "rr" then has = true end end
+    end
+    local state = a.kind ~= "time-exceeded" and "(the destination: reply without the option)"
+      or has and "option present" or "option GONE"
+    qrows[#qrows + 1] = {ttl, whois(a.from), a.kind, state}
+    if a.kind ~= "time-exceeded" then break end
+    if has then last_with = {ttl=ttl, from=a.from} elseif not lost_at then lost_at = {ttl=ttl, from=a.from} end
+  end
+  printtable({"TTL", "FROM", "ANSWER", "RECORD ROUTE IN THE QUOTE"}, qrows)
+  print()
+  if lost_at then
+    printf("RESULT: IP options are stripped on the way out, between %s and hop %d, %s.\n",
+      last_with and string.format("hop %d, %s,", last_with.ttl, whois(last_with.from)) or "this host",
+      lost_at.ttl, whois(lost_at.from))
+  else
+    printf("RESULT: every router saw the option; %s, or a hop on the way back, removes it from the reply.\n", dst)
+  end
   exit(1)
 end
 local kern, opt_kern = record(opt.rr(slots, {prefill=true}))

@@ -215,6 +215,25 @@ func TestRR(t *testing.T) {
 	if code != 2 || !strings.Contains(out, "SLOTS 10 is out of range") {
 		t.Errorf("exit %d, want 2 and a message about SLOTS", code)
 	}
+
+	// The fault node strips IP options: on the way out the quotes
+	// locate it between r1 and r2; on the way back every router saw
+	// the option.
+	rules(t, l, "strip-options dir=to-server")
+	code, out = run(t, l, "rr")
+	if code != 1 {
+		t.Errorf("options stripped: exit %d, want 1", code)
+	}
+	mustMatch(t, out, `(?m)^  1 +198\.18\.1\.1 \(r1\) +time-exceeded +option present$`)
+	mustMatch(t, out, `(?m)^  2 +198\.18\.2\.2 \(r2\) +time-exceeded +option GONE$`)
+	mustMatch(t, out, `RESULT: IP options are stripped on the way out, between hop 1, 198\.18\.1\.1 \(r1\), and hop 2, 198\.18\.2\.2 \(r2\)\.`)
+	rules(t, l, "strip-options dir=to-client")
+	code, out = run(t, l, "rr")
+	if code != 1 {
+		t.Errorf("options stripped on the way back: exit %d, want 1", code)
+	}
+	mustMatch(t, out, `RESULT: every router saw the option; 198\.18\.3\.2, or a hop on the way back, removes it from the reply\.`)
+	rules(t, l)
 }
 
 func TestTS(t *testing.T) {
@@ -236,6 +255,13 @@ func TestTS(t *testing.T) {
 	if code != 2 || !strings.Contains(out, "IPv4 only") {
 		t.Errorf("exit %d, want 2 and a message about IPv6", code)
 	}
+
+	rules(t, l, "strip-options dir=to-client")
+	code, out = run(t, l, "ts")
+	if code != 1 || !strings.Contains(out, "came back WITHOUT the timestamp option") {
+		t.Errorf("options stripped: exit %d, want 1 and the reply without the option named", code)
+	}
+	rules(t, l)
 }
 
 func TestTrace(t *testing.T) {
@@ -264,6 +290,19 @@ func TestTrace(t *testing.T) {
 			mustMatch(t, out, `RESULT: tos rewritten between hop 1, 198\.18\.1\.1 \(r1\), and hop 2, 198\.18\.2\.2 \(r2\)\.`)
 		})
 	}
+	t.Run("ttl", func(t *testing.T) {
+		// the fault node lowers the TTL once more: r2 gets the probe of
+		// TTL 2 with TTL 0, and answers TTL 3 as well
+		rules(t, l, "ttl -1 dir=to-server proto=icmp")
+		code, out := run(t, l, "trace")
+		if code != 0 {
+			t.Errorf("exit %d, want 0", code)
+		}
+		mustMatch(t, out, `(?m)^  2 +198\.18\.2\.2 \(r2\) .*ttl quoted 0, expected 1$`)
+		mustMatch(t, out, `(?m)^  3 +198\.18\.2\.2 \(r2\) .* -$`)
+		mustMatch(t, out, `hops 2 and 3 are the same router, 198\.18\.2\.2 \(r2\): something before it lowers the TTL without answering`)
+		mustMatch(t, out, `RESULT: ttl lowered between hop 1, 198\.18\.1\.1 \(r1\), and hop 2, 198\.18\.2\.2 \(r2\)\.`)
+	})
 	t.Run("ipv6", func(t *testing.T) {
 		rules(t, l)
 		code, out := run(t, l, "trace", "2001:db8:3::2", "udp")

@@ -12,9 +12,13 @@
 -- the packet looked when it arrived there. Comparing the quote with what
 -- was sent (answer.changes) shows what the path changed up to that hop:
 -- TOS/DSCP/ECN re-marking, DF cleared, options stripped, addresses or
--- ports rewritten (NAT), a TTL lowered more than once per hop. The first
--- hop whose quote shows a change names the link or router that made it.
--- The TTL decrement and the checksum it forces are expected and left out.
+-- ports rewritten (NAT). The first hop whose quote shows a change names
+-- the link or router that made it. The TTL decrement and the checksum it
+-- forces are expected and left out; but a router quotes the probe as it
+-- arrived, with TTL 1, so a quoted TTL of 0 means the TTL was lowered
+-- once more on the way (a device that decrements without answering, so
+-- the next router shows up at two TTLs in a row), and one above 1 that
+-- the hop answered before the TTL ran out.
 -- MPLS label stacks (RFC 4950) are shown when a router includes them.
 -- Exit status: 0 when the destination answered, 1 when it was not
 -- reached, 2 on bad arguments.
@@ -79,6 +83,19 @@ for ttl = 1, maxhops do
         end
       end
     end
+    -- The TTL the hop saw: 1, unless something else lowered it (or
+    -- the hop answered early).
+    local q = a.kind == "time-exceeded" and a.quote and a.quote.ip.ttl
+    if q and q ~= 1 then
+      local text = string.format("%s quoted %d, expected 1", v6 and "hlim" or "ttl", q)
+      local note = q < 1 and "lowered once more than the hops before it account for"
+        or "the hop answered before the TTL ran out"
+      if not changes.ttl then changes.ttl = text end
+      if not first_change.ttl then
+        first_change.ttl = {ttl=ttl, text=text, note=note, verb=q < 1 and "lowered" or "changed"}
+        order[#order + 1] = "ttl"
+      end
+    end
     if a.packet and a.packet.mpls then mpls = a.packet.mpls end
     if final[a.kind] and a.from == dst then reached = true end
   end
@@ -125,6 +142,17 @@ else
   end
 end
 
+-- One router answering two TTLs in a row: the TTL dropped by two on
+-- the way to it, once without a hop to show for it.
+local twice = {}
+for i = 2, #rows do
+  if hops[i] and hops[i] == hops[i - 1] then
+    twice[#twice + 1] = i
+    printf("  hops %d and %d are the same router, %s: something before it lowers the TTL without answering.\n",
+      i - 1, i, hops[i])
+  end
+end
+
 print()
 local path = {}
 for i = 1, #rows do path[#path + 1] = hops[i] or "*" end
@@ -135,7 +163,7 @@ else
 end
 for _, f in ipairs(shown) do
   local c = first_change[f]
-  printf("RESULT: %s rewritten between hop %d, %s, and hop %d, %s.\n", f, c.ttl - 1,
+  printf("RESULT: %s %s between hop %d, %s, and hop %d, %s.\n", f, c.verb or "rewritten", c.ttl - 1,
     c.ttl > 1 and hops[c.ttl - 1] or "this host", c.ttl, hops[c.ttl] or "?")
 end
 exit(reached and 0 or 1)

@@ -17,7 +17,8 @@
 -- instead: unlike record route, the timestamp option tells how much of
 -- the path went unrecorded.
 -- Exit status: 0 when stamps came back, 1 when no reply did (many
--- networks drop packets with IP options), 2 on bad arguments.
+-- networks drop packets with IP options) or it came without the option,
+-- 2 on bad arguments.
 
 if arg[2] then usage("too many arguments") end
 local dst = target(arg[1], "4") -- the timestamp option is IPv4 only
@@ -57,6 +58,11 @@ printf("TS %s: ICMP echo with the IPv4 timestamp option\n", whois(dst))
 local only, a = stamp(opt.ts("tsonly"))
 if not only then
   printf("no reply to an echo request with a timestamp option: %s (or a router) drops IPv4 options.\n", dst)
+  exit(1)
+end
+if not a.packet.ip.ts then
+  printf("The echo reply from %s came back WITHOUT the timestamp option: something on the path strips\n", dst)
+  print("IPv4 options, or the destination does not copy them. `echolot run rr` finds the hop.")
   exit(1)
 end
 local src = a.probe.ip.src
