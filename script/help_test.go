@@ -15,10 +15,7 @@ import (
 // node of a lab and compares what it prints with the documented output.
 func TestHelpExamples(t *testing.T) {
 	l := labtest.New(t)
-	for _, kv := range l.Env() { // the global lab, as under echolot lab run
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	labtest.Setenv(t, l) // the global lab, as under echolot lab run
 	for _, e := range Help() {
 		if e.Example == "" {
 			continue

@@ -258,10 +258,7 @@ print(pcall(sr1, ip{dst="198.18.3.2"} / icmp{}, {iface=""}))
 // second interface.
 func TestLabFaultsFromLua(t *testing.T) {
 	l := labtest.New(t)
-	for _, kv := range l.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	labtest.Setenv(t, l)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	code, out, errs := runIn(t, l, t.TempDir(), ctx, `

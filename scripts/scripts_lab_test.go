@@ -21,15 +21,6 @@ import (
 
 func TestMain(m *testing.M) { labtest.Main(m) }
 
-// labEnv sets the environment `echolot lab run` gives a script, so that
-// the script's global lab names this lab's nodes.
-func labEnv(t *testing.T, l *lab.Lab) {
-	for _, kv := range l.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-}
-
 // run runs the shipped script name inside the lab's client node and
 // returns its exit code and output (stdout, then stderr).
 func run(t *testing.T, l *lab.Lab, name string, args ...string) (int, string) {
@@ -83,7 +74,7 @@ func rules(t *testing.T, l *lab.Lab, rs ...string) {
 
 func newLab(t *testing.T) *lab.Lab {
 	l := labtest.New(t)
-	labEnv(t, l)
+	labtest.Setenv(t, l)
 	return l
 }
 

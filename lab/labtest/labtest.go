@@ -21,6 +21,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -147,4 +148,16 @@ func Main(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// Setenv gives the rest of the test the environment `echolot lab run`
+// gives a script in l (Lab.Env), so that a Lua interpreter made in the
+// test sees the global lab. It restores the environment when the test
+// ends; tests using it cannot be parallel.
+func Setenv(t testing.TB, l *lab.Lab) {
+	t.Helper()
+	for _, kv := range l.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
 }
