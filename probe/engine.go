@@ -197,7 +197,7 @@ func (e *Engine) arm(p Probe, o Options) (armed, error) {
 		src, ok := e.srcs[k]
 		if !ok {
 			var err error
-			if src, err = sourceFor(a.dst, o.Device, o.Mark); err != nil {
+			if src, err = SourceFor(a.dst, o.Device, o.Mark); err != nil {
 				return armed{}, err
 			}
 			if e.srcs == nil || len(e.srcs) >= 256 {

@@ -148,17 +148,14 @@ func releasePorts(lo uint16) {
 
 // SourceFor returns the source address this host uses towards dst, as
 // the routing table of the calling thread's network namespace says; with
-// a device, the address it uses through that interface (a UDP socket
-// bound to it and connected to dst, which sends nothing).
-func SourceFor(dst netip.Addr, device string) (netip.Addr, error) {
-	return sourceFor(dst, device, 0)
-}
-
-// sourceFor is SourceFor for sockets marked mark (policy routing may
-// choose another table, and so another source, for them). A broadcast
-// destination is looked up with SO_BROADCAST; whether probes may go there
-// is the sending socket's business (Options.Broadcast).
-func sourceFor(dst netip.Addr, device string, mark uint32) (netip.Addr, error) {
+// a device, the address it uses through that interface; with a non-zero
+// mark, the one policy routing picks for packets of that mark (a UDP
+// socket set up so and connected to dst, which sends nothing; the mark
+// is skipped when this process may not set it, and the sockets that
+// send will say so). A broadcast destination is looked up with
+// SO_BROADCAST; whether probes may go there is the sending socket's
+// business (Options.Broadcast).
+func SourceFor(dst netip.Addr, device string, mark uint32) (netip.Addr, error) {
 	af, sa := unix.AF_INET, unix.Sockaddr(nil)
 	if dst.Is4() || dst.Is4In6() {
 		sa = &unix.SockaddrInet4{Port: 9, Addr: dst.Unmap().As4()}

@@ -189,13 +189,15 @@ print(p.name, #p, hex(p.bytes))`,
 	{Name: "send", Section: "Sending", Usage: "send(p | {p, ...} [, opts])",
 		Doc: "Sends packets without waiting for answers and returns how many left. opts: count (copies of each), interval (seconds) or rate (packets per second), " +
 			"pmtu (\"probe\" default: DF packets leave whatever path MTU the kernel cached; \"do\", \"want\", \"dont\"), " +
-			"iface (send through this interface, whatever the routing table says: SO_BINDTODEVICE). " +
+			"iface (send through this interface, whatever the routing table says: SO_BINDTODEVICE), " +
+			"mark (the firewall mark policy routing and netfilter match on, 0–4294967295: SO_MARK), broadcast (true lets packets go to a broadcast address: SO_BROADCAST). " +
 			"Raw sockets: needs root or CAP_NET_RAW. Unset source addresses, identifiers, sequence numbers and ports are filled in.",
 		Example: `print(send(ip{dst="198.18.3.2"} / icmp{} / raw(pattern("a5", 56)), {count=3, rate=1000}))`,
 		Output:  "3"},
 	{Name: "sr1", Section: "Sending", Usage: "sr1(p [, opts]) → answer or nil",
 		Doc: "Sends one packet and returns its first answer (nil on timeout). opts: timeout (seconds, default 2), retries (resend when unanswered), pmtu, " +
-			"iface (send and receive through this interface only; the source address is the one this host uses there). " +
+			"iface (send and receive through this interface only; the source address is the one this host uses there), " +
+			"mark (as send; the source address is the one policy routing picks for that mark), broadcast (as send: every host that answers a broadcast probe is an answer, the first one returned). " +
 			"Matching is the probe engine's: echo replies by identifier and sequence, ICMP errors by the quoted header, TCP by ports and sequence numbers. " +
 			"Calls reuse their sockets: the ICMP identifier stays and sequence numbers (source ports for UDP and TCP) go on from call to call, as in one ping run, " +
 			"so a late answer to an earlier call is never taken for a later one's.",

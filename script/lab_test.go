@@ -3,7 +3,9 @@ package script
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -342,5 +344,57 @@ print("4", e.kind, f.kind, e.probe.icmp.id ~= f.probe.icmp.id, e.probe.icmp.id ~
 	want := "1\tnil\n2\tnil\n3\techo-reply\techo-reply\ttrue\t1\n4\techo-reply\techo-reply\ttrue\ttrue\n"
 	if out != want {
 		t.Errorf("printed\n%s\nwant\n%s", out, want)
+	}
+}
+
+// TestMarkAndBroadcast: mark= steers send, sr1 and sr through policy
+// routing (fwmark 7 → a table where the server is unreachable; mark 8
+// and none use the main table), and broadcast= lets sr1 ask the client's
+// subnet, where r1 answers from its own address.
+func TestMarkAndBroadcast(t *testing.T) {
+	l := labtest.New(t)
+	for _, argv := range [][]string{
+		{"ip", "route", "add", "unreachable", "198.18.3.0/24", "table", "7"},
+		{"ip", "rule", "add", "fwmark", "7", "table", "7"},
+	} {
+		if out, err := l.Command(context.Background(), "client", argv...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", argv, err, out)
+		}
+	}
+	if err := l.InNode("r1", func() error {
+		return os.WriteFile("/proc/sys/net/ipv4/icmp_echo_ignore_broadcasts", []byte("0"), 0o644)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code, out, errs := runIn(t, l, t.TempDir(), ctx, `local p = ip{dst="198.18.3.2"} / icmp{}
+print("mark 8", sr1(p, {mark=8}).kind, sr1(p).kind)
+print("mark 7", pcall(sr1, p, {mark=7}))
+print("send 7", pcall(send, p, {mark=7}))
+print("send 8", send(p, {mark=8}))
+local b = ip{dst="198.18.1.255"} / icmp{}
+local a = sr1(b, {broadcast=true, timeout=1})
+print("broadcast", a.kind, a.from)
+print("no broadcast", pcall(sr1, b, {timeout=0.3}))
+print(pcall(sr1, p, {mark=-1}))
+print(pcall(sr1, p, {broadcast="yes"}))
+`)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	for _, re := range []string{
+		`(?m)^mark 8\techo-reply\techo-reply$`,
+		`(?m)^mark 7\tfalse\ttest.lua:3: .*no route to host`,
+		`(?m)^send 7\tfalse\ttest.lua:4: send: .*no route to host`,
+		`(?m)^send 8\t1$`,
+		`(?m)^broadcast\techo-reply\t198\.18\.1\.1$`,
+		`(?m)^no broadcast\ttrue\tseq=\d+ local send-error from 198\.18\.1\.2: .*permission denied \(sending to a broadcast address needs SO_BROADCAST\)$`,
+		`(?m)^false\ttest.lua:10: sr1: mark: -1 is out of range, the limit is 0–4294967295$`,
+		`(?m)^false\ttest.lua:11: sr1: broadcast="yes", want true or false$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("output does not match %q:\n%s", re, out)
+		}
 	}
 }

@@ -25,8 +25,17 @@ type sendOpts struct {
 	rate     float64       // probes per second; 0: no limit
 	count    int           // send: copies of each packet
 	window   int           // sr: probes outstanding at once
-	iface    string        // the interface to send and receive through
+	route    route         // how the sockets are set up for routing
 	pmtu     sock.PMTUMode
+}
+
+// route is what sets sockets apart in how their packets are routed:
+// the interface they are bound to, their firewall mark (policy routing),
+// and whether they may send to broadcast addresses.
+type route struct {
+	iface     string
+	mark      uint32
+	broadcast bool
 }
 
 const (
@@ -41,7 +50,7 @@ const (
 	defaultWindow = 64
 )
 
-var sendOptNames = "timeout, retries, interval, rate, window, count, pmtu, iface"
+var sendOptNames = "timeout, retries, interval, rate, window, count, pmtu, iface, mark, broadcast"
 
 // parseSendOpts reads the options table at argument n of fn.
 func parseSendOpts(L *lua.LState, fn string, n int) sendOpts {
@@ -101,7 +110,19 @@ func parseSendOpts(L *lua.LState, fn string, n int) sendOpts {
 			if !ok || s == "" || len(s) >= 16 {
 				L.RaiseError("%s: iface=%s is not an interface name (1-15 characters, e.g. \"eth0\")", fn, describeValue(x))
 			}
-			o.iface = string(s)
+			o.route.iface = string(s)
+		case "mark":
+			m, err := intValue(fn+": mark", x, 0, math.MaxUint32)
+			if err != nil {
+				L.RaiseError("%v", err)
+			}
+			o.route.mark = uint32(m)
+		case "broadcast":
+			b, ok := x.(lua.LBool)
+			if !ok {
+				L.RaiseError("%s: broadcast=%s, want true or false", fn, describeValue(x))
+			}
+			o.route.broadcast = bool(b)
 		case "pmtu":
 			m, ok := map[string]sock.PMTUMode{"probe": sock.PMTUProbe, "do": sock.PMTUDo, "want": sock.PMTUWant, "dont": sock.PMTUDont}[x.String()]
 			if !ok {
@@ -267,14 +288,14 @@ func keyOf(p *Pkt) groupKey {
 
 // engineKey is what the sockets of the engines sr and sr1 keep between
 // calls differ by (the socket mode is the interpreter's): a family, a
-// transport, a PMTU mode and an interface. Identifiers fixed by the
+// transport, a PMTU mode and a route (interface, mark, broadcast). Identifiers fixed by the
 // packets are not part of it: such groups get engines of their own for
 // one call (see reusable).
 type engineKey struct {
 	version   int
 	transport packet.Transport
 	pmtu      sock.PMTUMode
-	iface     string
+	route     route
 }
 
 // reusable says whether a group's engine may be kept for later calls:
@@ -370,7 +391,7 @@ func (in *Interp) exchangeRound(ctx context.Context, ps []*Pkt, idx []int, o sen
 		}
 		groups[k] = append(groups[k], i)
 	}
-	srcs, err := in.sourcesFor(ps, idx, o.iface)
+	srcs, err := in.sourcesFor(ps, idx, o.route)
 	if err != nil {
 		return err
 	}
@@ -404,7 +425,9 @@ func (in *Interp) exchangeRound(ctx context.Context, ps []*Pkt, idx []int, o sen
 			KeepPackets: true,
 			Rate:        fastRate,
 			Window:      o.window,
-			Device:      o.iface,
+			Device:      o.route.iface,
+			Mark:        o.route.mark,
+			Broadcast:   o.route.broadcast,
 		}
 		if o.interval > 0 {
 			po.Rate, po.Interval = 0, o.interval
@@ -439,7 +462,7 @@ func (in *Interp) exchangeRound(ctx context.Context, ps []*Pkt, idx []int, o sen
 				}
 			}
 		}
-		ek := engineKey{version: k.version, transport: k.transport, pmtu: o.pmtu, iface: o.iface}
+		ek := engineKey{version: k.version, transport: k.transport, pmtu: o.pmtu, route: o.route}
 		e, keep, err := in.engineFor(ek, reusable(ps, members, k), pr, po)
 		if err != nil {
 			if po.Tap != nil {
@@ -517,22 +540,23 @@ func fillFromEngine(p *packet.Packet, u *Pkt, src netip.Addr) {
 	}
 }
 
-// srcKey is a destination, and the interface when one was asked for.
+// srcKey is a destination, with the interface and mark asked for.
 type srcKey struct {
 	dst   netip.Addr
 	iface string
+	mark  uint32
 }
 
 // sourceFor returns the source address this host uses towards dst
-// (through iface when set), as the routing table of the calling thread's
-// network namespace says, asked once per destination for the
+// (through r's interface, for r's mark), as the routing of the calling
+// thread's network namespace says, asked once per destination for the
 // interpreter's life (send and sr alike), not on every call.
-func (in *Interp) sourceFor(dst netip.Addr, iface string) (netip.Addr, error) {
-	k := srcKey{dst, iface}
+func (in *Interp) sourceFor(dst netip.Addr, r route) (netip.Addr, error) {
+	k := srcKey{dst, r.iface, r.mark}
 	if s, ok := in.srcs[k]; ok {
 		return s, nil
 	}
-	s, err := probe.SourceFor(dst, iface)
+	s, err := probe.SourceFor(dst, r.iface, r.mark)
 	if err != nil {
 		return netip.Addr{}, err
 	}
@@ -545,11 +569,11 @@ func (in *Interp) sourceFor(dst netip.Addr, iface string) (netip.Addr, error) {
 
 // sourcesFor finds the source addresses for the packets at idx that have
 // none.
-func (in *Interp) sourcesFor(ps []*Pkt, idx []int, iface string) (map[netip.Addr]netip.Addr, error) {
+func (in *Interp) sourcesFor(ps []*Pkt, idx []int, r route) (map[netip.Addr]netip.Addr, error) {
 	m := map[netip.Addr]netip.Addr{}
 	for _, i := range idx {
 		if p := ps[i]; !p.P.Src().IsValid() {
-			s, err := in.sourceFor(p.P.Dst(), iface)
+			s, err := in.sourceFor(p.P.Dst(), r)
 			if err != nil {
 				return nil, err
 			}
@@ -559,12 +583,12 @@ func (in *Interp) sourcesFor(ps []*Pkt, idx []int, iface string) (map[netip.Addr
 	return m, nil
 }
 
-// senderKey tells send's raw sockets apart: a family, a PMTU mode and an
-// interface each need one of their own.
+// senderKey tells send's raw sockets apart: a family, a PMTU mode and a
+// route (interface, mark, broadcast) each need one of their own.
 type senderKey struct {
 	f     sock.Family
 	pmtu  sock.PMTUMode
-	iface string
+	route route
 }
 
 // txState holds send's raw sockets and the identifiers it fills in.
@@ -618,18 +642,19 @@ func (in *Interp) send(ctx context.Context, ps []*Pkt, o sendOpts) (int, error) 
 			if p.P.Version == 6 {
 				f = sock.IPv6
 			}
-			k := senderKey{f, o.pmtu, o.iface}
+			k := senderKey{f, o.pmtu, o.route}
 			conn := t.conns[k]
 			if conn == nil {
 				var err error
-				conn, err = sock.OpenSender(f, &sock.Options{PMTU: o.pmtu, NoTxTimestamps: true, Device: o.iface})
+				conn, err = sock.OpenSender(f, &sock.Options{PMTU: o.pmtu, NoTxTimestamps: true, Device: o.route.iface,
+					Mark: o.route.mark, Broadcast: o.route.broadcast})
 				if err != nil {
 					return sent, fmt.Errorf("send: %w", err)
 				}
 				t.conns[k] = conn
 			}
 			q = p.P
-			if err := in.fillSend(&q, p, o.iface); err != nil {
+			if err := in.fillSend(&q, p, o.route); err != nil {
 				return sent, fmt.Errorf("send: %w", err)
 			}
 			var err error
@@ -654,10 +679,10 @@ func (in *Interp) send(ctx context.Context, ps []*Pkt, o sendOpts) (int, error) 
 // fillSend sets what send fills in: source address (the checksums of
 // UDP, TCP and ICMPv6 cover it), ICMP identifier and sequence number,
 // source port.
-func (in *Interp) fillSend(q *packet.Packet, p *Pkt, iface string) error {
+func (in *Interp) fillSend(q *packet.Packet, p *Pkt, r route) error {
 	t := in.tx
 	if !q.Src().IsValid() {
-		s, err := in.sourceFor(q.Dst(), iface)
+		s, err := in.sourceFor(q.Dst(), r)
 		if err != nil {
 			return err
 		}
