@@ -413,6 +413,9 @@ func labExec(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	cmd := l.Command(context.Background(), node, rest...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	// As under lab run: echolot's REPL and scripts started here find the
+	// lab's addresses and fault rules in the global lab.
+	cmd.Env = append(os.Environ(), l.Env()...)
 	// Ctrl-C reaches the command (same process group); we keep running to
 	// pass on its exit status. Notify, not Ignore: an ignored signal would
 	// stay ignored in the command.

@@ -159,6 +159,11 @@ func TestLabCLI(t *testing.T) {
 	expect(exitOK, "rule 1: drop pattern=a5a5 dir=to-server", "fault", "--name", name, "add", "drop", "pattern=a5a5", "dir=to-server")
 	expect(exitOK, "rule 2: delay 1ms", "fault", "--name", name, "add", "delay 1ms;")
 	expect(exitFailure, "0 received", "exec", "--name", name, "client", "--", "ping", "-c", "1", "-W", "1", "-p", "a5a5", "198.18.3.2")
+	// A script started with exec sees the lab, its rules included (through
+	// the daemon's control socket).
+	luaFile := filepath.Join(t.TempDir(), "rules.lua")
+	os.WriteFile(luaFile, []byte(`print(lab.name, lab.server.ip4, #lab.faults.list(), lab.faults.list()[1].matched)`), 0o644)
+	expect(exitOK, name+"\t198.18.3.2\t2\t1", "exec", "--name", name, "client", "--", os.Args[0], "run", luaFile)
 	out = expect(exitOK, "drop pattern=a5a5 dir=to-server", "fault", "--name", name, "list")
 	if !regexp.MustCompile(`(?m)^1\s+1\s+1\s+drop pattern=a5a5 dir=to-server$`).MatchString(out) {
 		t.Errorf("fault list:\n%s", out)
