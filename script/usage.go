@@ -57,7 +57,7 @@ func (in *Interp) registerUsage() {
 		}
 		if u := usageLines(in.header); len(u) > 0 {
 			fmt.Fprintln(in.opts.Stderr, strings.Join(u, "\n"))
-		} else {
+		} else if in.chunk != "" {
 			fmt.Fprintf(in.opts.Stderr, "usage: see the comment at the top of %s\n", in.chunk)
 		}
 		in.exit(2)
