@@ -1,11 +1,9 @@
 package probe
 
 import (
-	"context"
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -548,14 +546,9 @@ func (w *recordingWriter) Flush() error { return nil }
 func TestMarkSteersPolicyRouting(t *testing.T) {
 	t.Parallel()
 	l := labtest.New(t)
-	for _, argv := range [][]string{
-		{"ip", "route", "add", "unreachable", "198.18.3.0/24", "table", "7"},
-		{"ip", "rule", "add", "fwmark", "7", "table", "7"},
-	} {
-		if out, err := l.Command(context.Background(), "client", argv...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v: %s", argv, err, out)
-		}
-	}
+	labtest.Commands(t, l, "client",
+		[]string{"ip", "route", "add", "unreachable", "198.18.3.0/24", "table", "7"},
+		[]string{"ip", "rule", "add", "fwmark", "7", "table", "7"})
 	for _, mode := range []Mode{ModeRaw, ModeDgram} {
 		o := Options{Count: 2, Interval: 10 * time.Millisecond, Mode: mode, Timeout: time.Second}
 		for _, mark := range []uint32{0, 8} {
@@ -594,11 +587,7 @@ func TestMarkSteersPolicyRouting(t *testing.T) {
 func TestBroadcast(t *testing.T) {
 	t.Parallel()
 	l := labtest.New(t)
-	if err := l.InNode("r1", func() error {
-		return os.WriteFile("/proc/sys/net/ipv4/icmp_echo_ignore_broadcasts", []byte("0"), 0o644)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	labtest.Sysctl(t, l, "r1", "net.ipv4.icmp_echo_ignore_broadcasts", "0")
 	bcast := netip.MustParseAddr("198.18.1.255")
 	for _, mode := range []Mode{ModeRaw, ModeDgram} {
 		e, c := engineIn(t, l, "client", Probe{Packet: echo4(bcast, 16)},

@@ -3,7 +3,6 @@ package script
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -353,19 +352,10 @@ print("4", e.kind, f.kind, e.probe.icmp.id ~= f.probe.icmp.id, e.probe.icmp.id ~
 // subnet, where r1 answers from its own address.
 func TestMarkAndBroadcast(t *testing.T) {
 	l := labtest.New(t)
-	for _, argv := range [][]string{
-		{"ip", "route", "add", "unreachable", "198.18.3.0/24", "table", "7"},
-		{"ip", "rule", "add", "fwmark", "7", "table", "7"},
-	} {
-		if out, err := l.Command(context.Background(), "client", argv...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v: %s", argv, err, out)
-		}
-	}
-	if err := l.InNode("r1", func() error {
-		return os.WriteFile("/proc/sys/net/ipv4/icmp_echo_ignore_broadcasts", []byte("0"), 0o644)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	labtest.Commands(t, l, "client",
+		[]string{"ip", "route", "add", "unreachable", "198.18.3.0/24", "table", "7"},
+		[]string{"ip", "rule", "add", "fwmark", "7", "table", "7"})
+	labtest.Sysctl(t, l, "r1", "net.ipv4.icmp_echo_ignore_broadcasts", "0")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	code, out, errs := runIn(t, l, t.TempDir(), ctx, `local p = ip{dst="198.18.3.2"} / icmp{}

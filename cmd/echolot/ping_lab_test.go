@@ -62,19 +62,10 @@ func normPing(s string) []string {
 func TestPingVersusIputils(t *testing.T) {
 	l := labtest.New(t)
 	server := l.Addr("server", false).String()
-	if err := l.InNode("r1", func() error {
-		return os.WriteFile("/proc/sys/net/ipv4/icmp_echo_ignore_broadcasts", []byte("0"), 0o644)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	for _, argv := range [][]string{
-		{"ip", "route", "add", "unreachable", "198.18.3.0/24", "table", "7"},
-		{"ip", "rule", "add", "fwmark", "7", "table", "7"},
-	} {
-		if out, err := l.Command(context.Background(), "client", argv...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v: %s", argv, err, out)
-		}
-	}
+	labtest.Sysctl(t, l, "r1", "net.ipv4.icmp_echo_ignore_broadcasts", "0")
+	labtest.Commands(t, l, "client",
+		[]string{"ip", "route", "add", "unreachable", "198.18.3.0/24", "table", "7"},
+		[]string{"ip", "rule", "add", "fwmark", "7", "table", "7"})
 	for _, c := range []struct {
 		args []string
 		// rc is echolot's exit code where it differs deliberately from

@@ -161,3 +161,24 @@ func Setenv(t testing.TB, l *lab.Lab) {
 		t.Setenv(k, v)
 	}
 }
+
+// Commands runs each argv inside node of l (ip rule add …, ip route add
+// …) and fails the test at the first that fails, with its output.
+func Commands(t testing.TB, l *lab.Lab, node string, argvs ...[]string) {
+	t.Helper()
+	for _, argv := range argvs {
+		if out, err := l.Command(context.Background(), node, argv...).CombinedOutput(); err != nil {
+			t.Fatalf("in %s: %s: %v: %s", node, strings.Join(argv, " "), err, out)
+		}
+	}
+}
+
+// Sysctl sets the sysctl key (dotted, as sysctl(8) names it) to value
+// inside node of l, and fails the test if it cannot.
+func Sysctl(t testing.TB, l *lab.Lab, node, key, value string) {
+	t.Helper()
+	path := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+	if err := l.InNode(node, func() error { return os.WriteFile(path, []byte(value), 0o644) }); err != nil {
+		t.Fatalf("in %s: sysctl %s=%s: %v", node, key, value, err)
+	}
+}
