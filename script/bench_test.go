@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/echolot/echolot/internal/gctune"
 	"github.com/echolot/echolot/lab/labtest"
 )
 
@@ -19,6 +20,7 @@ const scapyRate = 1600
 //
 //	go test -run '^$' -bench Lua -benchtime 20000x ./script
 func benchLua(b *testing.B, src string) {
+	gctune.Apply() // as the echolot binary runs
 	l := labtest.New(b)
 	var out, errb bytes.Buffer
 	err := l.InNode("client", func() error {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/echolot/echolot/internal/gctune"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -42,6 +44,7 @@ func commands() []command {
 }
 
 func main() {
+	gctune.Apply()
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
