@@ -113,6 +113,16 @@ func (p *Packet) Src() netip.Addr {
 	return p.IPv4.Src
 }
 
+// SetSrc sets the source address of the network header (IPv6 when
+// Version is 6, else IPv4).
+func (p *Packet) SetSrc(a netip.Addr) {
+	if p.Version == 6 {
+		p.IPv6.Src = a
+	} else {
+		p.IPv4.Src = a
+	}
+}
+
 // Dst returns the destination address of the network header.
 func (p *Packet) Dst() netip.Addr {
 	if p.Version == 6 {

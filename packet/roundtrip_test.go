@@ -257,3 +257,13 @@ func TestTimestampPrefill(t *testing.T) {
 		t.Errorf("prefill without a source: %v, want an error naming prefill", err)
 	}
 }
+
+// TestSetSrc: the source goes into the header of the packet's version.
+func TestSetSrc(t *testing.T) {
+	p4, p6 := Packet{Version: 4}, Packet{Version: 6}
+	p4.SetSrc(srcA)
+	p6.SetSrc(src6)
+	if p4.IPv4.Src != srcA || p6.IPv6.Src != src6 || p4.Src() != srcA || p6.Src() != src6 || p6.IPv4.Src.IsValid() {
+		t.Errorf("SetSrc: %v %v", p4.IPv4.Src, p6.IPv6.Src)
+	}
+}

@@ -205,11 +205,7 @@ func (e *Engine) arm(p Probe, o Options) (armed, error) {
 			}
 			e.srcs[k] = src
 		}
-		if t.Version == 6 {
-			t.IPv6.Src = src
-		} else {
-			t.IPv4.Src = src
-		}
+		t.SetSrc(src)
 	}
 	a.local = t.Src()
 	a.pats = p.Patterns

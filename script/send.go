@@ -509,11 +509,7 @@ func fillFromEngine(p *packet.Packet, u *Pkt, src netip.Addr) {
 	e := *p
 	*p = u.P
 	if !p.Src().IsValid() && src.IsValid() {
-		if p.Version == 6 {
-			p.IPv6.Src = src
-		} else {
-			p.IPv4.Src = src
-		}
+		p.SetSrc(src)
 	}
 	switch p.Transport {
 	case packet.TransportICMP, packet.TransportICMPv6:
@@ -686,11 +682,7 @@ func (in *Interp) fillSend(q *packet.Packet, p *Pkt, r route) error {
 		if err != nil {
 			return err
 		}
-		if q.Version == 6 {
-			q.IPv6.Src = s
-		} else {
-			q.IPv4.Src = s
-		}
+		q.SetSrc(s)
 	}
 	switch q.Transport {
 	case packet.TransportICMP, packet.TransportICMPv6:
