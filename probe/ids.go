@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -147,61 +148,22 @@ func releasePorts(lo uint16) {
 }
 
 // SourceFor returns the source address this host uses towards dst, as
-// the routing table of the calling thread's network namespace says; with
-// a device, the address it uses through that interface; with a non-zero
-// mark, the one policy routing picks for packets of that mark (a UDP
-// socket set up so and connected to dst, which sends nothing; the mark
-// is skipped when this process may not set it, and the sockets that
-// send will say so). A broadcast destination is looked up with
-// SO_BROADCAST; whether probes may go there is the sending socket's
-// business (Options.Broadcast).
+// the routing of the calling thread's network namespace says
+// (sock.RouteSource): with a device, the address it uses through that
+// interface; with a non-zero mark, the one policy routing picks for
+// packets of that mark (skipped when this process may not mark: the
+// sockets that send will say so). A broadcast destination is looked up
+// too; whether probes may go there is the sending socket's business
+// (Options.Broadcast).
 func SourceFor(dst netip.Addr, device string, mark uint32) (netip.Addr, error) {
-	af, sa := unix.AF_INET, unix.Sockaddr(nil)
-	if dst.Is4() || dst.Is4In6() {
-		sa = &unix.SockaddrInet4{Port: 9, Addr: dst.Unmap().As4()}
-	} else {
-		af = unix.AF_INET6
-		sa = &unix.SockaddrInet6{Port: 9, Addr: dst.As16()}
+	a, err := sock.RouteSource(dst, sock.RouteQuery{Device: device, Mark: mark, Broadcast: true})
+	switch {
+	case err == nil:
+		return a, nil
+	case errors.Is(err, unix.ENODEV) && device != "":
+		return netip.Addr{}, fmt.Errorf("probe: %w (this network namespace has no interface %q: ip link lists them)", err, device)
+	case device != "":
+		return netip.Addr{}, fmt.Errorf("probe: no route to %v through %s from this network namespace: %w", dst, device, err)
 	}
-	fd, err := unix.Socket(af, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
-	if err != nil {
-		return netip.Addr{}, err
-	}
-	defer unix.Close(fd)
-	if device != "" {
-		if err := unix.BindToDevice(fd, device); err != nil {
-			if err == unix.ENODEV {
-				return netip.Addr{}, fmt.Errorf("probe: %w (this network namespace has no interface %q: ip link lists them)", err, device)
-			}
-			return netip.Addr{}, fmt.Errorf("probe: interface %q: %w", device, err)
-		}
-	}
-	if mark != 0 {
-		// Without the privilege to mark, the socket that sends will say
-		// so; the lookup goes on unmarked.
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(mark))
-	}
-	err = unix.Connect(fd, sa)
-	if err == unix.EACCES {
-		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1) == nil {
-			err = unix.Connect(fd, sa)
-		}
-	}
-	if err != nil {
-		if device != "" {
-			return netip.Addr{}, fmt.Errorf("probe: no route to %v through %s from this network namespace: %w", dst, device, err)
-		}
-		return netip.Addr{}, fmt.Errorf("probe: no route to %v from this network namespace: %w", dst, err)
-	}
-	la, err := unix.Getsockname(fd)
-	if err != nil {
-		return netip.Addr{}, err
-	}
-	switch a := la.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrFrom4(a.Addr), nil
-	case *unix.SockaddrInet6:
-		return netip.AddrFrom16(a.Addr), nil
-	}
-	return netip.Addr{}, fmt.Errorf("probe: cannot tell the local address towards %v", dst)
+	return netip.Addr{}, fmt.Errorf("probe: no route to %v from this network namespace: %w", dst, err)
 }

@@ -8,90 +8,31 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/echolot/echolot/probe/sock"
 )
 
-// routeSock is how routeProbe sets up its socket, as the probes' sockets
-// will be: dev binds it to that interface first (SO_BINDTODEVICE);
-// dontRoute sets SO_DONTROUTE, so only a destination on a directly
-// attached network connects; broadcast sets SO_BROADCAST; mark, when
-// markSet, sets SO_MARK, so policy routing picks the table the probes
-// will use.
-type routeSock struct {
-	dev                  string
-	dontRoute, broadcast bool
-	mark                 uint32
-	markSet              bool
+// routeQuery is the route probe of c's sockets (iputils' probe_fd): set
+// up as the probes' sockets will be, -I INTERFACE, -r, -b and -m (once
+// checkMark has said the mark can be set).
+func (c *pingConfig) routeQuery(src netip.Addr) sock.RouteQuery {
+	q := sock.RouteQuery{Device: c.iface, DontRoute: c.dontRoute, Broadcast: c.broadcast, Src: src}
+	if c.markSet {
+		q.Mark = c.mark
+	}
+	return q
 }
 
-// routeSock is the route probe of c's sockets.
-func (c *pingConfig) routeSock() routeSock {
-	return routeSock{dev: c.iface, dontRoute: c.dontRoute, broadcast: c.broadcast, mark: c.mark, markSet: c.markSet}
-}
-
-// routeProbe connects a UDP socket set up as rs says towards dst (port
-// 1025, as iputils' probe_fd does) and returns the source address the
-// kernel chose; src, when valid, binds that address.
-func routeProbe(dst, src netip.Addr, rs routeSock) (netip.Addr, error) {
-	af := unix.AF_INET6
-	var sa unix.Sockaddr = &unix.SockaddrInet6{Port: 1025, Addr: dst.As16()}
-	if dst.Is4() {
-		af = unix.AF_INET
-		sa = &unix.SockaddrInet4{Port: 1025, Addr: dst.As4()}
-	}
-	fd, err := unix.Socket(af, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("socket: %w", err)
-	}
-	defer unix.Close(fd)
-	if rs.dev != "" {
-		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, rs.dev); err != nil {
-			return netip.Addr{}, fmt.Errorf("SO_BINDTODEVICE %s: %w", rs.dev, errnoText(err))
-		}
-	}
-	if rs.dontRoute {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DONTROUTE, 1)
-	}
-	if rs.broadcast {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
-	}
-	if rs.markSet {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(rs.mark)) // checkMark has said whether it works
-	}
-	if src.IsValid() {
-		var ba unix.Sockaddr = &unix.SockaddrInet6{Addr: src.As16()}
-		if src.Is4() {
-			ba = &unix.SockaddrInet4{Addr: src.As4()}
-		}
-		if err := unix.Bind(fd, ba); err != nil {
-			return netip.Addr{}, fmt.Errorf("bind: %w", errnoText(err))
-		}
-	}
-	if err := unix.Connect(fd, sa); err != nil {
-		return netip.Addr{}, err
-	}
-	la, err := unix.Getsockname(fd)
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("getsockname: %w", err)
-	}
-	switch a := la.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrFrom4(a.Addr), nil
-	case *unix.SockaddrInet6:
-		return netip.AddrFrom16(a.Addr), nil
-	}
-	return netip.Addr{}, fmt.Errorf("getsockname: unexpected address %T", la)
-}
-
-// errnoText turns a system error into the words C's strerror uses
-// ("No such device"), as iputils prints them.
+// errnoText words the system error in err as C's strerror does ("No
+// such device"), as iputils prints it; what err says around it stays.
 func errnoText(err error) error {
 	var en unix.Errno
 	if errors.As(err, &en) {
-		s := en.Error()
-		if s != "" {
-			return errors.New(string(s[0]-('a'-'A')) + s[1:])
+		if s := en.Error(); s != "" {
+			return errors.New(strings.Replace(err.Error(), s, strings.ToUpper(s[:1])+s[1:], 1))
 		}
 	}
 	return err
@@ -122,27 +63,24 @@ func (c *pingConfig) source(_ context.Context, first netip.Addr) (pingSource, er
 		}
 	}
 	// The kernel's own choice, through the interface when one is named.
-	chosen, err := routeProbe(first, netip.Addr{}, c.routeSock())
+	chosen, err := sock.RouteSource(first, c.routeQuery(netip.Addr{}))
 	if err != nil {
+		en, refused := err.(unix.Errno) // connect said no; other errors name their step
 		switch {
 		case errors.Is(err, unix.EACCES) && !c.broadcast:
 			return s, usageErrorf("Do you want to ping broadcast? Then -b. If not, check your local firewall rules")
 		case errors.Is(err, unix.ENETUNREACH) && c.dontRoute:
 			return s, usageErrorf("-r: %s is not on a directly attached network (SO_DONTROUTE bypasses the routing table, so no probe could reach it)", first)
-		case errors.Is(err, unix.ENETUNREACH), errors.Is(err, unix.EHOSTUNREACH):
-			return s, usageErrorf("connect: %v", errnoText(err))
+		case refused:
+			return s, usageErrorf("connect: %v", errnoText(en))
 		}
-		var en unix.Errno
-		if errors.As(err, &en) {
-			return s, usageErrorf("connect: %v", errnoText(err))
-		}
-		return s, usageErrorf("%v", err)
+		return s, usageErrorf("%v", errnoText(err))
 	}
 	if c.src.IsValid() {
 		if c.src.Is4() != first.Is4() {
 			return s, usageErrorf("-I %s: not an address of the destination's family", c.src)
 		}
-		if _, err := routeProbe(first, c.src, c.routeSock()); err != nil {
+		if _, err := sock.RouteSource(first, c.routeQuery(c.src)); err != nil {
 			return s, usageErrorf("%v", errnoText(err))
 		}
 		return s, nil
@@ -163,7 +101,7 @@ func isBroadcast(dst netip.Addr, src pingSource) bool {
 	if dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 		return true
 	}
-	_, err := routeProbe(dst, netip.Addr{}, routeSock{dev: src.dev})
+	_, err := sock.RouteSource(dst, sock.RouteQuery{Device: src.dev})
 	return errors.Is(err, unix.EACCES)
 }
 
