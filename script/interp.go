@@ -143,7 +143,7 @@ func (in *Interp) RunString(ctx context.Context, name, src string) int {
 	if strings.HasPrefix(src, "#!") {
 		src = "--" + src[2:] // a shebang line is a comment; lines keep their numbers
 	}
-	in.chunk, in.header = name, scriptHeader(src)
+	in.chunk, in.header = name, HeaderComment(src)
 	fn, err := in.L.Load(strings.NewReader(src), chunkName(name))
 	if err != nil {
 		fmt.Fprintf(in.opts.Stderr, "echolot: %s\n", syntaxMessage(err))

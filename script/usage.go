@@ -9,9 +9,10 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// scriptHeader returns the comment block a script starts with, comment
-// marks removed: where usage() finds the script's usage lines.
-func scriptHeader(src string) []string {
+// HeaderComment returns the comment block a script starts with, one
+// element a line, the "--" and one space after it removed: where usage()
+// finds the script's usage paragraph, and what `echolot scripts` shows.
+func HeaderComment(src string) []string {
 	var hdr []string
 	for _, l := range strings.Split(src, "\n") {
 		if !strings.HasPrefix(l, "--") {

@@ -8,6 +8,8 @@ import (
 	"embed"
 	"sort"
 	"strings"
+
+	"github.com/echolot/echolot/script"
 )
 
 //go:embed *.lua
@@ -45,13 +47,7 @@ func Lookup(name string) (Script, bool) {
 		return Script{}, false
 	}
 	s := Script{Name: name, Source: src}
-	var hdr []string
-	for _, l := range strings.Split(string(src), "\n") {
-		if !strings.HasPrefix(l, "--") {
-			break
-		}
-		hdr = append(hdr, strings.TrimPrefix(strings.TrimPrefix(l, "--"), " "))
-	}
+	hdr := script.HeaderComment(string(src))
 	s.Header = strings.Join(hdr, "\n")
 	if len(hdr) > 0 {
 		s.Summary = hdr[0]
