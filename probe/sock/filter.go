@@ -135,12 +135,21 @@ func (c *Conn) SetFilter(prog []bpf.RawInstruction) error {
 	})
 }
 
-// drain discards what the socket has queued.
+// drain discards the datagrams the socket has queued. A queued ICMP
+// error is reported once as the socket's error (IP_RECVERR) and the next
+// read goes on, so errors other than EAGAIN do not end it (eight in a
+// row do).
 func drain(fd int) {
 	var b [1]byte
-	for i := 0; i < 1<<16; i++ {
-		if _, _, err := unix.Recvfrom(fd, b[:], unix.MSG_DONTWAIT|unix.MSG_TRUNC); err != nil {
+	for i, errs := 0, 0; i < 1<<16 && errs < 8; i++ {
+		_, _, err := unix.Recvfrom(fd, b[:], unix.MSG_DONTWAIT|unix.MSG_TRUNC)
+		switch {
+		case err == unix.EAGAIN:
 			return
+		case err != nil:
+			errs++
+		default:
+			errs = 0
 		}
 	}
 }
@@ -152,20 +161,8 @@ func drain(fd int) {
 // would, without what arrived in between.
 func (c *Conn) Discard() error {
 	return c.control(func(fd int) error {
+		drain(fd)
 		var b [1]byte
-		for i, errs := 0, 0; i < 1<<16 && errs < 8; i++ {
-			_, _, err := unix.Recvfrom(fd, b[:], unix.MSG_DONTWAIT|unix.MSG_TRUNC)
-			switch {
-			case err == unix.EAGAIN:
-				i = 1 << 16
-			case err != nil:
-				// A queued ICMP error is reported once as the socket's
-				// error (IP_RECVERR): the next read goes on.
-				errs++
-			default:
-				errs = 0
-			}
-		}
 		for range 1 << 16 {
 			if _, _, _, _, err := unix.Recvmsg(fd, b[:], nil, unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT|unix.MSG_TRUNC); err != nil {
 				break
