@@ -7,7 +7,9 @@
 //	client —a— r1 —b (through the fault node)— r2 —c (MTU 1400)— server
 //
 // with addresses only from 198.18.0.0/15 and 2001:db8::/32. r1 and r2 are
-// Linux routers (forwarding on, ICMP rate limits off), so TTL expiry,
+// Linux routers (forwarding on, ICMP rate limits off; only the host-wide
+// net.ipv4.route.error_burst/error_cost limit on net-unreachable stays,
+// since a namespace cannot change it), so TTL expiry,
 // fragmentation-needed, record route and timestamps are the kernel's own
 // behaviour. A user file may replace the topology; its format is described
 // in docs/lab.md and read by ParseTopology.
